@@ -1,0 +1,1 @@
+"""One call: the pipeline that answers it, its lifecycle, and what it measured."""

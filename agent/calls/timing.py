@@ -1,0 +1,94 @@
+"""Per-turn latency of a call, split by stage, observed from the frames its pipeline pushes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import structlog
+from pipecat.frames.frames import (
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class TurnTiming:
+    """Seconds from the caller's end of speech to each stage of the agent's reply."""
+
+    turn: int
+    speech_end: float
+    vad_stop: float | None = None
+    turn_end: float | None = None
+    transcript: float | None = None
+    llm_first_token: float | None = None
+    tts_first_audio: float | None = None
+    first_audio_sent: float | None = None
+
+    def split(self) -> dict[str, float | None]:
+        """Return each stage's own duration in milliseconds (None where a stage did not happen)."""
+
+        def ms(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else round((b - a) * 1000, 1)
+
+        known = [t for t in (self.turn_end, self.transcript) if t is not None]
+        stt_ready = max(known) if known else None
+        return {
+            "end_of_turn_ms": ms(self.speech_end, self.turn_end),
+            "stt_ms": ms(self.speech_end, self.transcript),
+            "llm_first_token_ms": ms(stt_ready, self.llm_first_token),
+            "tts_first_audio_ms": ms(self.llm_first_token, self.tts_first_audio),
+            "transport_ms": ms(self.tts_first_audio, self.first_audio_sent),
+            "server_total_ms": ms(self.speech_end, self.first_audio_sent),
+        }
+
+
+class TurnTimingObserver(BaseObserver):
+    """Records when each stage of each reply happened, and logs the split when audio goes out."""
+
+    def __init__(self, vad_stop_secs: float) -> None:
+        """Estimate the caller's end of speech as the VAD stop time minus `vad_stop_secs`."""
+        super().__init__(observe_every_push=False)
+        self._vad_stop_secs = vad_stop_secs
+        self.turns: list[TurnTiming] = []
+        self._open: TurnTiming | None = None
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        """Note the first frame of each stage after the caller stops speaking."""
+        frame = data.frame
+        now = time.monotonic()
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._open = TurnTiming(turn=len(self.turns), speech_end=now - self._vad_stop_secs, vad_stop=now)
+            return
+        turn = self._open
+        if turn is None:
+            return
+        if isinstance(frame, UserStoppedSpeakingFrame) and turn.turn_end is None:
+            turn.turn_end = now
+        elif isinstance(frame, TranscriptionFrame) and turn.transcript is None:
+            turn.transcript = now
+        elif isinstance(frame, LLMTextFrame) and turn.llm_first_token is None:
+            turn.llm_first_token = now
+        elif isinstance(frame, TTSAudioRawFrame) and turn.tts_first_audio is None:
+            turn.tts_first_audio = now
+
+    def audio_sent(self) -> None:
+        """Mark the moment the first reply audio of the open turn went out to Twilio."""
+        turn = self._open
+        if turn is None or turn.first_audio_sent is not None or turn.llm_first_token is None:
+            return
+        turn.first_audio_sent = time.monotonic()
+        self.turns.append(turn)
+        log.info("turn_latency", turn=turn.turn, **turn.split())
+        self._open = None
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """Return every turn's raw times and split, for the call record."""
+        return [{**asdict(t), **t.split()} for t in self.turns]

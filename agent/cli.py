@@ -1,0 +1,102 @@
+"""The command line: `agent serve` and `agent simulate-call`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from agent.config import ConfigError, Settings, load_settings
+
+
+def _serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from agent.logs import configure_logging
+    from agent.server import create_app
+
+    configure_logging(settings.log_level)
+    if settings.auth_token_file:
+        print(f"Development auth token (for simulate-call) is in {settings.auth_token_file}", file=sys.stderr)
+    print(
+        f"Serving on http://{settings.host}:{settings.port} "
+        f"(Twilio webhook: {settings.public_base_url.rstrip('/')}/twilio/voice)",
+        file=sys.stderr,
+    )
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None, print=None)
+    return 0
+
+
+def _auth_token(args: argparse.Namespace, settings: Settings) -> str:
+    if args.auth_token_file:
+        return Path(args.auth_token_file).read_text().strip()
+    return settings.twilio_auth_token
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.simulate import SimulationError, place_call, ulaw_to_pcm16k, write_ulaw_wav
+
+    try:
+        result = asyncio.run(
+            place_call(args.url, _auth_token(args, settings), args.wav, public_base_url=args.public_base_url)
+        )
+    except (SimulationError, OSError) as exc:
+        print(f"simulate-call failed: {exc}", file=sys.stderr)
+        return 1
+    write_ulaw_wav(args.out, result.heard_ulaw)
+    if not args.no_transcribe:
+        from agent.simulate import read_wav_as_ulaw
+        from agent.speech.whisper import load_whisper, transcribe
+
+        model = load_whisper(settings.whisper_model, settings.whisper_compute_type)
+        result.greeting_text = transcribe(model, ulaw_to_pcm16k(result.greeting_ulaw)).text
+        for turn in result.turns:
+            caller = ulaw_to_pcm16k(read_wav_as_ulaw(turn.caller_wav))
+            turn.caller_text = transcribe(model, caller).text
+            turn.agent_text = transcribe(model, ulaw_to_pcm16k(bytes(turn.reply_ulaw))).text
+    print(f"call {result.call_sid}")
+    print(f"  agent:  {result.greeting_text or '(greeting audio)'}")
+    for i, turn in enumerate(result.turns, 1):
+        latency = "no reply" if turn.latency_s is None else f"{turn.latency_s * 1000:.0f} ms"
+        print(f"  caller: {turn.caller_text or turn.caller_wav}")
+        print(f"  agent:  {turn.agent_text or '(reply audio)'}   [turn {i}: {latency}]")
+    print(f"heard audio written to {args.out}")
+    return 0 if all(t.first_reply_at is not None for t in result.turns) else 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="agent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the webhook, media stream and health endpoints")
+    sim = sub.add_parser("simulate-call", help="play Twilio's part of a call against a server")
+    sim.add_argument(
+        "--wav",
+        action="append",
+        required=True,
+        help="caller audio for one turn (16-bit WAV); repeat for more turns",
+    )
+    sim.add_argument("--url", default=None, help="server to call (default: http://HOST:PORT)")
+    sim.add_argument(
+        "--public-base-url", default=None, help="the server's PUBLIC_BASE_URL, if it differs from --url"
+    )
+    sim.add_argument("--auth-token-file", default=None, help="file holding the auth token")
+    sim.add_argument("--out", default="heard.wav", help="where to write what the caller heard")
+    sim.add_argument("--no-transcribe", action="store_true", help="skip transcribing both sides with Whisper")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command named on the command line."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings)
+    args.url = args.url or f"http://{settings.host}:{settings.port}"
+    return _simulate(args, settings)

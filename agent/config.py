@@ -1,0 +1,113 @@
+"""One frozen settings tree, read from environment variables over an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+EMBEDDED = "embedded"
+DEV_ACCOUNT_SID = "AC" + "0" * 32
+
+
+class ConfigError(ValueError):
+    """A setting that is missing or has an invalid value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs, passed down explicitly; secrets are kept out of repr."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    twilio_account_sid: str = DEV_ACCOUNT_SID
+    twilio_auth_token: str = field(default="", repr=False)
+    auth_token_file: str | None = None
+    data_dir: Path = Path(".agent")
+    prompts_dir: Path = Path("prompts")
+    business: str = "example"
+    whisper_model: str = EMBEDDED
+    whisper_compute_type: str = "int8"
+    whisper_threads: int = 2
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_model_path: str = EMBEDDED
+    llm_threads: int = 2
+    llm_max_tokens: int = 80
+    tts_voice: str = EMBEDDED
+    vad_stop_secs: float = 0.2
+    token_ttl_seconds: float = 60.0
+    log_level: str = "info"
+
+    @property
+    def uses_endpoint(self) -> bool:
+        """Whether replies come from an OpenAI-compatible endpoint rather than the embedded model."""
+        return bool(self.llm_base_url)
+
+
+_ENV_NAMES = {f.name: f.name.upper() for f in fields(Settings)}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(str(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{_ENV_NAMES[name]}: {raw!r} is not a valid {kind}") from exc
+    return str(raw)
+
+
+def dev_auth_token(data_dir: Path) -> tuple[str, Path]:
+    """Return the local development auth token, creating it (mode 600) on first use, and its path."""
+    path = data_dir / "dev-auth-token"
+    if path.exists():
+        return path.read_text().strip(), path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(16)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token, path
+
+
+def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None) -> Settings:
+    """Build settings from a TOML file (AGENT_CONFIG) overlaid by environment variables."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    toml_file = toml_path or env.get("AGENT_CONFIG")
+    if toml_file:
+        try:
+            data = tomllib.loads(Path(toml_file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {toml_file}: {exc}") from exc
+        for key, value in data.items():
+            if key not in _ENV_NAMES:
+                raise ConfigError(f"{toml_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, value)
+    for name, env_name in _ENV_NAMES.items():
+        if env.get(env_name):
+            values[name] = _coerce(name, env[env_name])
+    settings = Settings(**values)
+    if not settings.public_base_url.startswith(("http://", "https://")):
+        raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
+    if not settings.twilio_auth_token:
+        token, path = dev_auth_token(settings.data_dir)
+        settings = Settings(
+            **{**_as_dict(settings), "twilio_auth_token": token, "auth_token_file": str(path)}
+        )
+    return settings
+
+
+def _as_dict(settings: Settings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in fields(Settings)}

@@ -1,0 +1,1 @@
+"""The receptionist: business profiles, the reply engine and its actions."""

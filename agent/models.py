@@ -1,0 +1,47 @@
+"""The models one process loads once and shares across every call."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import structlog
+from faster_whisper import WhisperModel
+from piper import PiperVoice
+
+from agent.config import Settings
+from agent.dialog.llm import LocalChatEngine, load_local_engine
+from agent.speech.whisper import load_whisper
+from agent.voice.piper import load_piper
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Models:
+    """Speech-to-text, the stock voice and (unless an endpoint is configured) the reply model."""
+
+    whisper: WhisperModel
+    piper: PiperVoice
+    llm: LocalChatEngine | None
+    whisper_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def load_models(settings: Settings) -> Models:
+    """Load every model the settings call for (blocking: run it in a worker thread)."""
+    t0 = time.perf_counter()
+    whisper = load_whisper(settings.whisper_model, settings.whisper_compute_type, settings.whisper_threads)
+    t1 = time.perf_counter()
+    piper = load_piper(settings.tts_voice)
+    t2 = time.perf_counter()
+    llm = None if settings.uses_endpoint else load_local_engine(settings)
+    t3 = time.perf_counter()
+    log.info(
+        "models_loaded",
+        whisper_s=round(t1 - t0, 2),
+        piper_s=round(t2 - t1, 2),
+        llm_s=round(t3 - t2, 2),
+        llm="endpoint" if llm is None else "embedded",
+    )
+    return Models(whisper=whisper, piper=piper, llm=llm)

@@ -1,0 +1,356 @@
+"""Play Twilio's part of a call against a running server: sign, stream caller audio, play replies."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+import time
+import wave
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from agent.telephony.codec import StreamResampler, ulaw_decode, ulaw_encode
+from agent.telephony.security import VOICE_PATH, public_url, sign
+
+FRAME_MS = 20
+FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
+SILENCE = b"\xff" * FRAME_BYTES
+VOICED_RMS = 300.0
+
+
+class SimulationError(RuntimeError):
+    """The simulated call could not be placed or did not go as Twilio's would."""
+
+
+def read_wav_as_ulaw(path: str | Path) -> bytes:
+    """Read a 16-bit PCM WAV (any rate, mono or stereo) as 8 kHz μ-law, the way a caller arrives."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            if wav.getsampwidth() != 2:
+                raise SimulationError(f"{path}: only 16-bit PCM WAV files are supported")
+            rate, channels = wav.getframerate(), wav.getnchannels()
+            pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    except (wave.Error, EOFError, OSError) as exc:
+        raise SimulationError(f"{path}: not a readable WAV file ({exc})") from exc
+    if channels > 1:
+        pcm = pcm.reshape(-1, channels).mean(axis=1).astype("<i2")
+    resampler = StreamResampler(rate, 8000)
+    pcm8 = resampler.process(pcm.tobytes()) + resampler.flush()
+    return ulaw_encode(pcm8)
+
+
+def frame_is_voiced(ulaw: bytes) -> bool:
+    """Whether a μ-law frame carries speech-level energy."""
+    pcm = np.frombuffer(ulaw_decode(ulaw), dtype="<i2").astype(np.float32)
+    return bool(len(pcm)) and float(np.sqrt(np.mean(pcm**2))) > VOICED_RMS
+
+
+@dataclass
+class Turn:
+    """One exchange: what the caller said and how long the agent took to start answering."""
+
+    caller_wav: str
+    last_voiced_sent_at: float = 0.0
+    first_reply_at: float | None = None
+    reply_ulaw: bytearray = field(default_factory=bytearray)
+    caller_text: str = ""
+    agent_text: str = ""
+
+    @property
+    def latency_s(self) -> float | None:
+        """Seconds from the caller's last voiced frame sent to the agent's first audio received."""
+        if self.first_reply_at is None:
+            return None
+        return self.first_reply_at - self.last_voiced_sent_at
+
+
+@dataclass
+class SimulationResult:
+    """The whole call as the caller experienced it."""
+
+    call_sid: str
+    greeting_ulaw: bytes
+    turns: list[Turn]
+    heard_ulaw: bytes
+    clears: int
+    marks_echoed: int
+    greeting_text: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly summary."""
+        return {
+            "call_sid": self.call_sid,
+            "greeting": self.greeting_text,
+            "turns": [
+                {
+                    "caller": t.caller_text,
+                    "agent": t.agent_text,
+                    "latency_s": None if t.latency_s is None else round(t.latency_s, 3),
+                }
+                for t in self.turns
+            ],
+            "clears": self.clears,
+            "marks_echoed": self.marks_echoed,
+            "heard_seconds": round(len(self.heard_ulaw) / 8000, 2),
+        }
+
+
+class _Phone:
+    """Twilio's media stream side: real-time sender, buffered player, mark echo and clear."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, stream_sid: str) -> None:
+        self.ws = ws
+        self.stream_sid = stream_sid
+        self.seq = 0
+        self.outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+        self.buffer = bytearray()
+        self.received = 0
+        self.played = 0
+        self.pending_marks: list[tuple[str, int]] = []
+        self.heard = bytearray()
+        self.clears = 0
+        self.marks_echoed = 0
+        self.last_media_at = 0.0
+        self.sent_voiced_at = 0.0
+        self.collect: bytearray | None = None
+        self.on_media: Any = None
+        self.closed = asyncio.Event()
+
+    def next_seq(self) -> str:
+        self.seq += 1
+        return str(self.seq)
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(msg))
+
+    async def sender(self) -> None:
+        """Send one 20 ms inbound frame on a real-time schedule, caller audio or silence."""
+        chunk = 0
+        t0 = time.monotonic()
+        while not self.closed.is_set():
+            try:
+                frame = self.outgoing.get_nowait()
+            except asyncio.QueueEmpty:
+                frame = SILENCE
+            chunk += 1
+            await self.send(
+                {
+                    "event": "media",
+                    "sequenceNumber": self.next_seq(),
+                    "streamSid": self.stream_sid,
+                    "media": {
+                        "track": "inbound",
+                        "chunk": str(chunk),
+                        "timestamp": str((chunk - 1) * FRAME_MS),
+                        "payload": base64.b64encode(frame).decode(),
+                    },
+                }
+            )
+            if frame is not SILENCE and frame_is_voiced(frame):
+                self.sent_voiced_at = time.monotonic()
+            await asyncio.sleep(max(0.0, t0 + chunk * FRAME_MS / 1000 - time.monotonic()))
+
+    async def player(self) -> None:
+        """Play buffered agent audio on a real-time clock, echoing marks as their audio finishes."""
+        t0 = time.monotonic()
+        tick = 0
+        while not self.closed.is_set():
+            take = bytes(self.buffer[:FRAME_BYTES])
+            del self.buffer[:FRAME_BYTES]
+            self.played += len(take)
+            self.heard += take + b"\xff" * (FRAME_BYTES - len(take))
+            await self._echo_played_marks()
+            tick += 1
+            await asyncio.sleep(max(0.0, t0 + tick * FRAME_MS / 1000 - time.monotonic()))
+
+    async def _echo_played_marks(self) -> None:
+        while self.pending_marks and self.pending_marks[0][1] <= self.played:
+            name, _ = self.pending_marks.pop(0)
+            await self._echo(name)
+
+    async def _echo(self, name: str) -> None:
+        self.marks_echoed += 1
+        await self.send(
+            {
+                "event": "mark",
+                "sequenceNumber": self.next_seq(),
+                "streamSid": self.stream_sid,
+                "mark": {"name": name},
+            }
+        )
+
+    async def receiver(self) -> None:
+        """Take the server's media, mark and clear messages as Twilio does."""
+        async for msg in self.ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            data = json.loads(msg.data)
+            kind = data.get("event")
+            if data.get("streamSid") != self.stream_sid:
+                raise SimulationError(f"server sent a message with the wrong streamSid: {data}")
+            if kind == "media":
+                payload = base64.b64decode(data["media"]["payload"])
+                self.buffer += payload
+                self.received += len(payload)
+                self.last_media_at = time.monotonic()
+                if self.on_media:
+                    self.on_media(payload)
+            elif kind == "mark":
+                self.pending_marks.append((data["mark"]["name"], self.received))
+                await self._echo_played_marks()
+            elif kind == "clear":
+                self.clears += 1
+                self.played += len(self.buffer)
+                self.buffer.clear()
+                for name, _ in self.pending_marks:
+                    await self._echo(name)
+                self.pending_marks.clear()
+            else:
+                raise SimulationError(f"server sent an event Twilio rejects (31924): {kind}")
+        self.closed.set()
+
+    def idle_for(self) -> float:
+        """Seconds since the agent last sent audio, or 0 while audio is still playing."""
+        if self.buffer:
+            return 0.0
+        return time.monotonic() - self.last_media_at if self.last_media_at else 0.0
+
+
+async def _await_reply_end(phone: _Phone, since: float, quiet_s: float, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not phone.closed.is_set():
+        if phone.last_media_at > since and phone.idle_for() >= quiet_s:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def place_call(
+    url: str,
+    auth_token: str,
+    wavs: list[str],
+    *,
+    public_base_url: str | None = None,
+    from_number: str = "+15550100001",
+    to_number: str = "+15550100002",
+    quiet_s: float = 1.2,
+    reply_timeout_s: float = 30.0,
+) -> SimulationResult:
+    """Place one simulated call: greeting, then each WAV as a caller turn, then hang up."""
+    base = (public_base_url or url).rstrip("/")
+    call_sid = "CA" + secrets.token_hex(16)
+    account_sid = "AC" + "0" * 32
+    params = {
+        "CallSid": call_sid,
+        "AccountSid": account_sid,
+        "From": from_number,
+        "To": to_number,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+    caller_audio = [read_wav_as_ulaw(w) for w in wavs]
+    async with aiohttp.ClientSession() as http:
+        webhook = url.rstrip("/") + VOICE_PATH
+        signature = sign(auth_token, public_url(base, VOICE_PATH), params)
+        async with http.post(webhook, data=params, headers={"X-Twilio-Signature": signature}) as resp:
+            body = await resp.text()
+            if resp.status != 200:
+                raise SimulationError(f"webhook answered {resp.status}: {body[:200]}")
+        stream = ET.fromstring(body).find("./Connect/Stream")
+        if stream is None:
+            raise SimulationError(f"webhook TwiML has no <Connect><Stream>: {body[:200]}")
+        stream_url = stream.attrib["url"]
+        custom = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+        connect_url = stream_url
+        if public_base_url:  # connect locally, sign the public URL
+            connect_url = url.rstrip("/").replace("http", "ws", 1) + "/twilio/media"
+        ws_sig = sign(auth_token, stream_url, {})
+        async with http.ws_connect(connect_url, headers={"x-twilio-signature": ws_sig}, max_msg_size=0) as ws:
+            stream_sid = "MZ" + secrets.token_hex(16)
+            phone = _Phone(ws, stream_sid)
+            await phone.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+            await phone.send(
+                {
+                    "event": "start",
+                    "sequenceNumber": phone.next_seq(),
+                    "streamSid": stream_sid,
+                    "start": {
+                        "accountSid": account_sid,
+                        "streamSid": stream_sid,
+                        "callSid": call_sid,
+                        "tracks": ["inbound"],
+                        "customParameters": custom,
+                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                    },
+                }
+            )
+            tasks = [asyncio.create_task(c) for c in (phone.sender(), phone.player(), phone.receiver())]
+            greeting = bytearray()
+            phone.on_media = greeting.extend
+            turns: list[Turn] = []
+            try:
+                await _await_reply_end(phone, 0.0, quiet_s, reply_timeout_s)
+                for wav, audio in zip(wavs, caller_audio, strict=True):
+                    turn = Turn(caller_wav=wav)
+                    turns.append(turn)
+                    phone.on_media = None
+                    for i in range(0, len(audio), FRAME_BYTES):
+                        phone.outgoing.put_nowait(audio[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff"))
+                    while not phone.outgoing.empty() and not phone.closed.is_set():
+                        await asyncio.sleep(0.01)
+                    turn.last_voiced_sent_at = phone.sent_voiced_at
+
+                    def on_reply(payload: bytes, turn: Turn = turn) -> None:
+                        if turn.first_reply_at is None:
+                            turn.first_reply_at = time.monotonic()
+                        turn.reply_ulaw.extend(payload)
+
+                    phone.on_media = on_reply
+                    await _await_reply_end(phone, turn.last_voiced_sent_at, quiet_s, reply_timeout_s)
+                if not phone.closed.is_set():
+                    await phone.send(
+                        {
+                            "event": "stop",
+                            "sequenceNumber": phone.next_seq(),
+                            "streamSid": stream_sid,
+                            "stop": {"accountSid": account_sid, "callSid": call_sid},
+                        }
+                    )
+            finally:
+                phone.closed.set()
+                for task in tasks:
+                    task.cancel()
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+            for outcome in results:
+                if isinstance(outcome, SimulationError):
+                    raise outcome
+    return SimulationResult(
+        call_sid=call_sid,
+        greeting_ulaw=bytes(greeting),
+        turns=turns,
+        heard_ulaw=bytes(phone.heard),
+        clears=phone.clears,
+        marks_echoed=phone.marks_echoed,
+    )
+
+
+def write_ulaw_wav(path: str | Path, ulaw: bytes) -> None:
+    """Write μ-law 8 kHz audio as a 16-bit PCM WAV file."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(ulaw_decode(ulaw))
+
+
+def ulaw_to_pcm16k(ulaw: bytes) -> bytes:
+    """Upsample μ-law 8 kHz to 16 kHz PCM, as Whisper wants it."""
+    resampler = StreamResampler(8000, 16000)
+    return resampler.process(ulaw_decode(ulaw)) + resampler.flush()

@@ -1,0 +1,1 @@
+"""Hearing the caller: voice activity, end of turn and speech to text."""

@@ -1,0 +1,67 @@
+"""pipecat STT service over a shared faster-whisper model, decoding in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import structlog
+from faster_whisper import WhisperModel
+from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.services.settings import STTSettings
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.utils.time import time_now_iso8601
+
+from agent.speech.whisper import Transcript, transcribe
+
+log = structlog.get_logger(__name__)
+
+
+class WhisperSTTService(SegmentedSTTService):
+    """Transcribes each caller utterance with one process-wide Whisper model, off the event loop."""
+
+    def __init__(self, model: WhisperModel, lock: threading.Lock, **kwargs: Any) -> None:
+        """Use `model`, serialising decodes across calls with `lock`."""
+        super().__init__(
+            sample_rate=16000,
+            trailing_silence_secs=0.2,
+            settings=STTSettings(model="whisper", language=None),
+            ttfs_p99_latency=1.0,
+            **kwargs,
+        )
+        self._model = model
+        self._lock = lock
+
+    @property
+    def wants_wav_segments(self) -> bool:
+        """Whisper reads raw 16-bit PCM, not a WAV container."""
+        return False
+
+    def can_generate_metrics(self) -> bool:
+        """Report processing time and TTFB metrics."""
+        return True
+
+    def _decode(self, pcm: bytes) -> Transcript:
+        with self._lock:
+            return transcribe(self._model, pcm)
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
+        """Transcribe one utterance in a worker thread and yield its transcription frame."""
+        await self.start_processing_metrics()
+        try:
+            result = await asyncio.to_thread(self._decode, audio)
+        except Exception as exc:
+            log.error("stt_failed", error=str(exc))
+            yield ErrorFrame(f"speech to text failed: {exc}")
+            return
+        finally:
+            await self.stop_processing_metrics()
+        if result.rejected:
+            log.info("stt_rejected_segments", rejected=list(result.rejected))
+        log.info(
+            "stt_final", text=result.text, language=result.language, audio_s=round(result.audio_seconds, 2)
+        )
+        if result.text:
+            yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), None, result=result)

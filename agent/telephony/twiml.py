@@ -1,0 +1,24 @@
+"""The TwiML the voice webhook answers with, built with twilio's VoiceResponse."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+
+def connect_stream(stream_url: str, parameters: dict[str, str]) -> str:
+    """Return TwiML that connects the call to our bidirectional media stream with custom parameters."""
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=stream_url)
+    for name, value in parameters.items():
+        stream.parameter(name=name, value=value)
+    response.append(connect)
+    return str(response)
+
+
+def say_and_hang_up(text: str) -> str:
+    """Return TwiML that speaks a short sentence and hangs up (used when we cannot take the call)."""
+    response = VoiceResponse()
+    response.say(text)
+    response.hangup()
+    return str(response)

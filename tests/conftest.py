@@ -1,0 +1,67 @@
+"""Shared fixtures: real embedded models loaded once, caller speech made with Piper, a live server."""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer, unused_port
+
+from agent.config import Settings
+from agent.models import Models, load_models
+from agent.server import create_app
+
+REPO = Path(__file__).resolve().parent.parent
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def models() -> Models:
+    """The real embedded models (Whisper tiny.en, Piper Joe, SmolLM2), loaded once per test run."""
+    return load_models(Settings(twilio_auth_token=AUTH_TOKEN))
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory: pytest.TempPathFactory, models: Models) -> Path:
+    """Caller utterances synthesized with Piper and saved as 16-bit WAV files."""
+    out = tmp_path_factory.mktemp("speech")
+    lines = {
+        "hours": "Hi, what time do you open on Saturday?",
+        "where": "Where are you located?",
+        "long": "I would like to book a cleaning for next Tuesday morning if you have any time.",
+    }
+    for name, text in lines.items():
+        with wave.open(str(out / f"{name}.wav"), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(models.piper.config.sample_rate)
+            for chunk in models.piper.synthesize(text):
+                wav.writeframes(chunk.audio_int16_bytes)
+    return out
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for a server on a free loopback port, with a known auth token."""
+    port = unused_port()
+    return Settings(
+        host="127.0.0.1",
+        port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        twilio_auth_token=AUTH_TOKEN,
+        data_dir=tmp_path / "data",
+        prompts_dir=REPO / "prompts",
+    )
+
+
+@pytest.fixture
+async def server(settings: Settings, models: Models) -> AsyncIterator[TestServer]:
+    """A real aiohttp server on loopback running the whole app."""
+    srv = TestServer(create_app(settings, models), host=settings.host, port=settings.port)
+    await srv.start_server()
+    try:
+        yield srv
+    finally:
+        await srv.close()

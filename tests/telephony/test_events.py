@@ -1,0 +1,150 @@
+"""Parsing Twilio's exact Media Streams JSON and formatting what we send back."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from agent.telephony import events
+
+SID = "MZ" + "a" * 32
+CALL = "CA" + "b" * 32
+
+
+def start_msg(**params: str) -> str:
+    return json.dumps(
+        {
+            "event": "start",
+            "sequenceNumber": "1",
+            "streamSid": SID,
+            "start": {
+                "accountSid": "AC" + "0" * 32,
+                "streamSid": SID,
+                "callSid": CALL,
+                "tracks": ["inbound"],
+                "customParameters": params,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }
+    )
+
+
+class TestParse:
+    def test_connected(self) -> None:
+        """`connected` carries the protocol and version and no stream id."""
+        ev = events.parse('{"event": "connected", "protocol": "Call", "version": "1.0.0"}')
+        assert ev == events.Connected(protocol="Call", version="1.0.0")
+
+    def test_start_with_custom_parameters(self) -> None:
+        """`start` yields call and stream ids, the media format and our custom parameters."""
+        ev = events.parse(start_msg(token="abc"))
+        assert isinstance(ev, events.Start)
+        assert (ev.call_sid, ev.stream_sid, ev.sequence_number) == (CALL, SID, 1)
+        assert (ev.encoding, ev.sample_rate, ev.channels) == ("audio/x-mulaw", 8000, 1)
+        assert ev.custom_parameters == {"token": "abc"}
+        assert ev.tracks == ("inbound",)
+
+    def test_media_counters_arrive_as_strings(self) -> None:
+        """`media` sequence, chunk and timestamp are strings on the wire and ints once parsed."""
+        payload = base64.b64encode(b"\xff" * 160).decode()
+        ev = events.parse(
+            json.dumps(
+                {
+                    "event": "media",
+                    "sequenceNumber": "3",
+                    "streamSid": SID,
+                    "media": {"track": "inbound", "chunk": "2", "timestamp": "20", "payload": payload},
+                }
+            )
+        )
+        assert ev == events.Media(3, SID, "inbound", 2, 20, b"\xff" * 160)
+
+    def test_dtmf(self) -> None:
+        """`dtmf` yields the digit pressed."""
+        ev = events.parse(
+            json.dumps(
+                {
+                    "event": "dtmf",
+                    "streamSid": SID,
+                    "sequenceNumber": "5",
+                    "dtmf": {"track": "inbound_track", "digit": "#"},
+                }
+            )
+        )
+        assert ev == events.Dtmf(5, SID, "#")
+
+    def test_mark(self) -> None:
+        """A returned `mark` yields its name."""
+        ev = events.parse(
+            json.dumps({"event": "mark", "sequenceNumber": "4", "streamSid": SID, "mark": {"name": "m7"}})
+        )
+        assert ev == events.Mark(4, SID, "m7")
+
+    def test_stop(self) -> None:
+        """`stop` yields the call that ended."""
+        ev = events.parse(
+            json.dumps(
+                {
+                    "event": "stop",
+                    "sequenceNumber": "9",
+                    "streamSid": SID,
+                    "stop": {"accountSid": "AC1", "callSid": CALL},
+                }
+            )
+        )
+        assert ev == events.Stop(9, SID, CALL)
+
+    @pytest.mark.parametrize(
+        ("message", "reason"),
+        [
+            ("{not json", "malformed JSON"),
+            ("[1, 2]", "JSON object"),
+            ('{"event": "dance"}', "unknown event"),
+            ('{"event": "media", "streamSid": "MZ", "sequenceNumber": "1"}', "'media'"),
+            (
+                '{"event": "media", "streamSid": "MZ", "sequenceNumber": "x", "media": '
+                '{"chunk": "1", "timestamp": "0", "payload": "//8="}}',
+                "sequenceNumber",
+            ),
+            (
+                '{"event": "media", "streamSid": "MZ", "sequenceNumber": "1", "media": '
+                '{"chunk": "1", "timestamp": "0", "payload": "not base64!"}}',
+                "base64",
+            ),
+            ('{"event": "dtmf", "streamSid": "MZ", "sequenceNumber": "1", "dtmf": {"digit": "x"}}', "DTMF"),
+            ('{"event": "start", "sequenceNumber": "1", "streamSid": "MZ", "start": {}}', "mediaFormat"),
+        ],
+    )
+    def test_invalid_messages_raise_protocol_error(self, message: str, reason: str) -> None:
+        """Each kind of malformed message is refused with a reason naming the problem."""
+        with pytest.raises(events.ProtocolError, match=reason):
+            events.parse(message)
+
+    def test_binary_frames_are_refused(self) -> None:
+        """A binary frame is not part of the protocol."""
+        with pytest.raises(events.ProtocolError, match="binary"):
+            events.parse(b'{"event": "connected"}')
+
+    def test_messages_over_64_kib_are_refused(self) -> None:
+        """A message larger than 64 KiB is refused before it is decoded."""
+        big = json.dumps({"event": "connected", "pad": "x" * (64 * 1024)})
+        with pytest.raises(events.ProtocolError, match="larger than"):
+            events.parse(big)
+
+
+class TestFormat:
+    def test_media_message(self) -> None:
+        """Outbound media carries the stream id and base64 μ-law, nothing else."""
+        msg = json.loads(events.media_message(SID, b"\x01\x02"))
+        assert msg == {"event": "media", "streamSid": SID, "media": {"payload": "AQI="}}
+
+    def test_mark_and_clear_messages(self) -> None:
+        """Marks carry a name; clear carries only the stream id."""
+        assert json.loads(events.mark_message(SID, "m1")) == {
+            "event": "mark",
+            "streamSid": SID,
+            "mark": {"name": "m1"},
+        }
+        assert json.loads(events.clear_message(SID)) == {"event": "clear", "streamSid": SID}

@@ -1,0 +1,68 @@
+"""Webhook and websocket signatures as Twilio computes them, and single-use per-call tokens."""
+
+from __future__ import annotations
+
+from agent.telephony.security import (
+    CallTokens,
+    is_valid_signature,
+    media_stream_url,
+    public_url,
+    sign,
+)
+
+TOKEN = "secret-token"
+
+
+class TestSignatures:
+    def test_signed_request_validates(self) -> None:
+        """A signature computed over URL and sorted params validates."""
+        url = "https://example.com/twilio/voice"
+        params = {"CallSid": "CA1", "From": "+15550001111"}
+        assert is_valid_signature(TOKEN, url, params, sign(TOKEN, url, params))
+
+    def test_tampered_params_or_url_fail(self) -> None:
+        """Changing a parameter, the URL or the token breaks the signature."""
+        url = "https://example.com/twilio/voice"
+        params = {"CallSid": "CA1"}
+        sig = sign(TOKEN, url, params)
+        assert not is_valid_signature(TOKEN, url, {"CallSid": "CA2"}, sig)
+        assert not is_valid_signature(TOKEN, url + "?x=1", params, sig)
+        assert not is_valid_signature("other", url, params, sig)
+        assert not is_valid_signature(TOKEN, url, params, None)
+
+    def test_public_url_keeps_the_raw_query(self) -> None:
+        """The validated URL is the configured base plus path plus the query as received."""
+        assert public_url("https://a.example/", "/twilio/voice", "b=2&a=1") == (
+            "https://a.example/twilio/voice?b=2&a=1"
+        )
+
+    def test_media_stream_url_scheme_follows_the_base(self) -> None:
+        """An https base gives wss://, an http base (local development) gives ws://."""
+        assert media_stream_url("https://a.example") == "wss://a.example/twilio/media"
+        assert media_stream_url("http://127.0.0.1:8080/") == "ws://127.0.0.1:8080/twilio/media"
+
+
+class TestCallTokens:
+    def test_token_redeems_once_for_its_call(self) -> None:
+        """A minted token is accepted once, for its own CallSid only."""
+        tokens = CallTokens()
+        tok = tokens.mint("CA1")
+        assert not tokens.redeem("CA2", tok)
+        assert tokens.redeem("CA1", tok)
+        assert not tokens.redeem("CA1", tok)
+
+    def test_wrong_token_is_refused_and_spends_the_real_one(self) -> None:
+        """A wrong guess burns the minted token, so guessing cannot be retried."""
+        tokens = CallTokens()
+        tok = tokens.mint("CA1")
+        assert not tokens.redeem("CA1", "guess")
+        assert not tokens.redeem("CA1", tok)
+
+    def test_token_expires_after_ttl(self) -> None:
+        """Tokens older than the TTL are refused and dropped."""
+        now = [0.0]
+        tokens = CallTokens(ttl_seconds=10, clock=lambda: now[0])
+        tok = tokens.mint("CA1")
+        now[0] = 11.0
+        assert len(tokens) == 0
+        assert not tokens.redeem("CA1", tok)
