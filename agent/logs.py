@@ -80,4 +80,4 @@ def configure_logging(level: str = "info", stream: Any = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.INFO))
     loguru_logger.remove()
-    loguru_logger.add(_loguru_sink, level=max(numeric, logging.INFO), format="{message}")
+    loguru_logger.add(_loguru_sink, level=numeric, format="{message}")

@@ -231,6 +231,12 @@ async def _await_reply_end(phone: _Phone, since: float, quiet_s: float, timeout_
         await asyncio.sleep(0.05)
 
 
+async def _await_first_audio(phone: _Phone, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not phone.last_media_at and time.monotonic() < deadline and not phone.closed.is_set():
+        await asyncio.sleep(0.01)
+
+
 async def place_call(
     url: str,
     auth_token: str,
@@ -241,8 +247,13 @@ async def place_call(
     to_number: str = "+15550100002",
     quiet_s: float = 1.2,
     reply_timeout_s: float = 30.0,
+    barge_in_after_s: float | None = None,
 ) -> SimulationResult:
-    """Place one simulated call: greeting, then each WAV as a caller turn, then hang up."""
+    """Place one simulated call: greeting, then each WAV as a caller turn, then hang up.
+
+    With `barge_in_after_s`, the first turn starts that long after the greeting's first audio
+    arrives, talking over the agent, instead of after the greeting has finished playing.
+    """
     base = (public_base_url or url).rstrip("/")
     call_sid = "CA" + secrets.token_hex(16)
     account_sid = "AC" + "0" * 32
@@ -296,7 +307,11 @@ async def place_call(
             phone.on_media = greeting.extend
             turns: list[Turn] = []
             try:
-                await _await_reply_end(phone, 0.0, quiet_s, reply_timeout_s)
+                if barge_in_after_s is None:
+                    await _await_reply_end(phone, 0.0, quiet_s, reply_timeout_s)
+                else:
+                    await _await_first_audio(phone, reply_timeout_s)
+                    await asyncio.sleep(barge_in_after_s)
                 for wav, audio in zip(wavs, caller_audio, strict=True):
                     turn = Turn(caller_wav=wav)
                     turns.append(turn)

@@ -1,0 +1,113 @@
+"""`agent serve` and `agent simulate-call` as a user runs them, in two processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import unused_port
+
+from tests.conftest import REPO
+
+AGENT = [sys.executable, "-m", "agent"]
+
+
+@pytest.mark.models
+def test_serve_then_simulate_call_holds_a_two_turn_conversation(tmp_path: Path, speech_dir: Path) -> None:
+    """On defaults (dev token file, embedded models) a simulated call gets a greeting and two replies."""
+    port = unused_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "LLM_"))}
+    env.update(
+        PORT=str(port),
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        DATA_DIR=str(tmp_path / "data"),
+        PROMPTS_DIR=str(REPO / "prompts"),
+    )
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([*AGENT, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    if b'"models_loaded": true' in r.read():
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        token_file = tmp_path / "data" / "dev-auth-token"
+        assert token_file.exists() and (token_file.stat().st_mode & 0o777) == 0o600
+        out = tmp_path / "heard.wav"
+        sim = subprocess.run(
+            [
+                *AGENT,
+                "simulate-call",
+                "--wav",
+                str(speech_dir / "hours.wav"),
+                "--wav",
+                str(speech_dir / "where.wav"),
+                "--out",
+                str(out),
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert sim.returncode == 0, sim.stdout + sim.stderr
+        lines = sim.stdout.splitlines()
+        assert sum(line.strip().startswith("agent:") for line in lines) == 3
+        assert sum(" ms]" in line for line in lines) == 2
+        assert out.exists() and out.stat().st_size > 8000 * 2 * 5
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+    server_log = (tmp_path / "server.log").read_text()
+    assert "call_started" in server_log and "turn_latency" in server_log
+
+
+def test_simulate_call_reports_an_unreachable_server(tmp_path: Path, speech_dir: Path) -> None:
+    """With no server listening, simulate-call says so and exits non-zero."""
+    env = dict(os.environ, DATA_DIR=str(tmp_path), TWILIO_AUTH_TOKEN="x")
+    sim = subprocess.run(
+        [
+            *AGENT,
+            "simulate-call",
+            "--wav",
+            str(speech_dir / "hours.wav"),
+            "--url",
+            f"http://127.0.0.1:{unused_port()}",
+            "--no-transcribe",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sim.returncode == 1
+    assert "simulate-call failed" in sim.stderr
+
+
+def test_simulate_call_refuses_a_non_wav_file(tmp_path: Path) -> None:
+    """A caller file that is not a 16-bit WAV gets a clear error."""
+    bad = tmp_path / "caller.wav"
+    bad.write_text("not audio")
+    env = dict(os.environ, DATA_DIR=str(tmp_path), TWILIO_AUTH_TOKEN="x")
+    sim = subprocess.run(
+        [*AGENT, "simulate-call", "--wav", str(bad), "--no-transcribe"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sim.returncode == 1
+    assert "not a readable WAV file" in sim.stderr

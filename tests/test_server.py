@@ -1,0 +1,426 @@
+"""The server over real loopback HTTP and websockets, speaking Twilio's exact protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+import structlog
+from aiohttp.test_utils import TestServer, unused_port
+from structlog.testing import capture_logs
+
+from agent.config import Settings
+from agent.logs import configure_logging
+from agent.models import Models
+from agent.server import STATE, create_app
+from agent.simulate import place_call, ulaw_to_pcm16k
+from agent.speech.whisper import transcribe
+from agent.telephony.codec import ulaw_decode
+from agent.telephony.security import sign
+from tests.conftest import AUTH_TOKEN
+from tests.fake_openai import FakeChatEndpoint
+
+ACCOUNT = "AC" + "0" * 32
+
+
+def rms(ulaw: bytes) -> float:
+    pcm = np.frombuffer(ulaw_decode(ulaw), dtype="<i2").astype(float)
+    return float(np.sqrt(np.mean(pcm**2))) if len(pcm) else 0.0
+
+
+def words(text: str) -> list[str]:
+    return [w for w in text.lower().replace(",", " ").replace(".", " ").split() if w.isalpha()]
+
+
+async def post_webhook(
+    http: aiohttp.ClientSession,
+    settings: Settings,
+    call_sid: str,
+    signature: str | None = "sign",
+    query: str = "",
+) -> aiohttp.ClientResponse:
+    params = {
+        "CallSid": call_sid,
+        "AccountSid": ACCOUNT,
+        "From": "+15550100001",
+        "To": "+15550100002",
+        "CallStatus": "ringing",
+    }
+    path = "/twilio/voice" + (f"?{query}" if query else "")
+    headers = {}
+    if signature == "sign":
+        headers["X-Twilio-Signature"] = sign(AUTH_TOKEN, settings.public_base_url + path, params)
+    elif signature is not None:
+        headers["X-Twilio-Signature"] = signature
+    return await http.post(settings.public_base_url + path, data=params, headers=headers)
+
+
+class Stream:
+    """A raw Twilio-side media stream for protocol tests."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, call_sid: str, token: str) -> None:
+        self.ws = ws
+        self.call_sid = call_sid
+        self.token = token
+        self.stream_sid = "MZ" + call_sid[2:]
+        self.seq = 0
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(msg))
+
+    async def start(self, token: str | None = None) -> None:
+        await self.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        self.seq += 1
+        await self.send(
+            {
+                "event": "start",
+                "sequenceNumber": str(self.seq),
+                "streamSid": self.stream_sid,
+                "start": {
+                    "accountSid": ACCOUNT,
+                    "streamSid": self.stream_sid,
+                    "callSid": self.call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": {"token": token or self.token},
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                },
+            }
+        )
+
+    async def media(self, payload: bytes = b"\xff" * 160, stream_sid: str | None = None) -> None:
+        self.seq += 1
+        await self.send(
+            {
+                "event": "media",
+                "sequenceNumber": str(self.seq),
+                "streamSid": stream_sid or self.stream_sid,
+                "media": {
+                    "track": "inbound",
+                    "chunk": str(self.seq),
+                    "timestamp": str(self.seq * 20),
+                    "payload": base64.b64encode(payload).decode(),
+                },
+            }
+        )
+
+    async def stop(self) -> None:
+        self.seq += 1
+        await self.send(
+            {
+                "event": "stop",
+                "sequenceNumber": str(self.seq),
+                "streamSid": self.stream_sid,
+                "stop": {"accountSid": ACCOUNT, "callSid": self.call_sid},
+            }
+        )
+
+    async def next_event(self, kind: str, timeout: float = 15.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                msg = await self.ws.receive()
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    raise AssertionError(f"socket ended while waiting for {kind}: {msg}")
+                data = json.loads(msg.data)
+                if data["event"] == kind:
+                    return data
+
+
+async def open_stream(
+    http: aiohttp.ClientSession, settings: Settings, call_sid: str, sign_upgrade: bool = True
+) -> Stream:
+    resp = await post_webhook(http, settings, call_sid)
+    assert resp.status == 200
+    stream = ET.fromstring(await resp.text()).find("./Connect/Stream")
+    assert stream is not None
+    url = stream.attrib["url"]
+    token = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}["token"]
+    headers = {"x-twilio-signature": sign(AUTH_TOKEN, url, {})} if sign_upgrade else {}
+    ws = await http.ws_connect(url, headers=headers)
+    return Stream(ws, call_sid, token)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def wait_for_no_calls(server: TestServer, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while server.app[STATE].calls:
+            await asyncio.sleep(0.05)
+
+
+class TestWebhook:
+    async def test_healthz(self, server: TestServer, http: aiohttp.ClientSession, settings: Settings) -> None:
+        """/healthz answers without a signature and reports live calls."""
+        resp = await http.get(settings.public_base_url + "/healthz")
+        assert resp.status == 200
+        assert (await resp.json())["live_calls"] == 0
+
+    async def test_signed_webhook_connects_a_stream_with_a_token(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """A signed webhook gets TwiML <Connect><Stream> to our media URL with a token parameter."""
+        resp = await post_webhook(http, settings, "CA" + "1" * 32)
+        assert resp.status == 200
+        assert resp.content_type == "text/xml"
+        stream = ET.fromstring(await resp.text()).find("./Connect/Stream")
+        assert stream is not None
+        assert stream.attrib["url"] == f"ws://127.0.0.1:{settings.port}/twilio/media"
+        params = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+        assert len(params["token"]) >= 24
+
+    @pytest.mark.parametrize("signature", [None, "", "forged+signature="])
+    async def test_unsigned_or_forged_webhook_is_403(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings, signature: str | None
+    ) -> None:
+        """A webhook without a valid X-Twilio-Signature is refused with 403 and mints no token."""
+        with capture_logs() as logs:
+            resp = await post_webhook(http, settings, "CA" + "2" * 32, signature=signature)
+        assert resp.status == 403
+        assert len(server.app[STATE].tokens) == 0
+        assert any(e["event"] == "webhook_forbidden" for e in logs)
+
+    async def test_query_string_is_part_of_the_signed_url(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """The query string Twilio requested is validated; a signature without it fails."""
+        assert (await post_webhook(http, settings, "CA" + "3" * 32, query="x=1")).status == 200
+        params = {"CallSid": "CA" + "4" * 32}
+        bad = sign(AUTH_TOKEN, settings.public_base_url + "/twilio/voice", params)
+        resp = await http.post(
+            settings.public_base_url + "/twilio/voice?x=1", data=params, headers={"X-Twilio-Signature": bad}
+        )
+        assert resp.status == 403
+
+
+class TestMediaStreamSecurity:
+    async def test_unsigned_upgrade_is_closed_1008(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """An upgrade without x-twilio-signature is closed with 1008 before any message."""
+        stream = await open_stream(http, settings, "CA" + "5" * 32, sign_upgrade=False)
+        msg = await stream.ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE
+        assert msg.data == 1008
+
+    async def test_wrong_token_is_closed_1008(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """A start whose token was not minted for its CallSid closes the socket with 1008."""
+        stream = await open_stream(http, settings, "CA" + "6" * 32)
+        await stream.start(token="not-the-token")
+        msg = await stream.ws.receive(timeout=5)
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)
+        assert not server.app[STATE].calls
+
+    async def test_reused_token_is_closed_1008(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """A token works once: replaying a captured start on a new socket is refused."""
+        call_sid = "CA" + "7" * 32
+        first = await open_stream(http, settings, call_sid)
+        await first.start()
+        await first.next_event("media")
+        await first.stop()
+        await first.ws.close()
+        url = f"ws://127.0.0.1:{settings.port}/twilio/media"
+        ws = await http.ws_connect(url, headers={"x-twilio-signature": sign(AUTH_TOKEN, url, {})})
+        replay = Stream(ws, call_sid, first.token)
+        await replay.start()
+        msg = await ws.receive(timeout=5)
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)
+
+
+class TestMediaStreamProtocol:
+    async def test_greeting_is_sent_as_media_with_marks(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """After start the agent greets: μ-law media, each chunk followed by a mark."""
+        stream = await open_stream(http, settings, "CA" + "8" * 32)
+        await stream.start()
+        media = await stream.next_event("media")
+        assert media["streamSid"] == stream.stream_sid
+        assert set(media) == {"event", "streamSid", "media"}
+        assert rms(base64.b64decode(media["media"]["payload"])) >= 0
+        mark = await stream.next_event("mark")
+        assert mark["mark"]["name"]
+        await stream.stop()
+
+    async def test_bad_messages_are_logged_skipped_and_the_call_goes_on(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """Malformed JSON, binary, unknown events, oversize and wrong-stream messages are skipped."""
+        stream = await open_stream(http, settings, "CA" + "9" * 32)
+        with capture_logs() as logs:
+            await stream.media()  # before start
+            await stream.start()
+            await stream.ws.send_str("{not json")
+            await stream.ws.send_bytes(b"\x00\x01")
+            await stream.send({"event": "dance", "streamSid": stream.stream_sid})
+            await stream.ws.send_str(json.dumps({"event": "media", "pad": "x" * 70_000}))
+            await stream.media(stream_sid="MZ" + "f" * 32)
+            await stream.send(
+                {
+                    "event": "mark",
+                    "streamSid": stream.stream_sid,
+                    "sequenceNumber": "99",
+                    "mark": {"name": "never-sent"},
+                }
+            )
+            await stream.next_event("media")
+            await stream.media()
+            await asyncio.sleep(0.2)
+        reasons = [e.get("reason", "") for e in logs if e["event"] == "message_skipped"]
+        assert any("before start" in r for r in reasons)
+        assert any("malformed JSON" in r for r in reasons)
+        assert any("binary" in r for r in reasons)
+        assert any("unknown event" in r for r in reasons)
+        assert any("larger than" in r for r in reasons)
+        assert any("wrong streamSid" in r for r in reasons)
+        assert any(e["event"] == "unknown_mark" for e in logs)
+        assert stream.call_sid in server.app[STATE].calls
+        await stream.stop()
+        await wait_for_no_calls(server)
+
+    async def test_stop_ends_the_pipeline_and_leaves_no_task(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """A stop mid-reply ends that call's pipeline and every task it started."""
+        before = asyncio.all_tasks()
+        stream = await open_stream(http, settings, "CA" + "a" * 32)
+        await stream.start()
+        await stream.next_event("media")
+        await stream.stop()
+        await wait_for_no_calls(server)
+        msg = await stream.ws.receive(timeout=5)
+        while msg.type == aiohttp.WSMsgType.TEXT:  # media sent before the stop was read
+            msg = await stream.ws.receive(timeout=5)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await asyncio.sleep(0.2)
+        leftover = [
+            t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
+        ]
+        assert [t.get_name() for t in leftover if "call" in repr(t.get_coro())] == []
+        assert not [t for t in leftover if "pipecat" in repr(t.get_coro())]
+
+    async def test_dropped_socket_ends_the_call(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """A caller whose socket drops without stop is cleaned up the same way."""
+        stream = await open_stream(http, settings, "CA" + "b" * 32)
+        await stream.start()
+        await stream.next_event("media")
+        await stream.ws.close()
+        await wait_for_no_calls(server)
+
+    async def test_one_bad_call_does_not_disturb_another(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """A forged stream and a garbage-sending stream leave a concurrent good call running."""
+        good = await open_stream(http, settings, "CA" + "c" * 32)
+        await good.start()
+        await good.next_event("media")
+        bad = await open_stream(http, settings, "CA" + "d" * 32)
+        await bad.start(token="wrong")
+        for _ in range(20):
+            await good.ws.send_str("garbage")
+        await good.next_event("mark")
+        assert "CA" + "c" * 32 in server.app[STATE].calls
+        await good.stop()
+        await wait_for_no_calls(server)
+
+
+@pytest.mark.models
+class TestWholeCall:
+    async def test_two_turn_call_with_real_models(
+        self, server: TestServer, settings: Settings, models: Models, speech_dir: Path
+    ) -> None:
+        """A caller is greeted and answered twice with speech that Whisper turns into words."""
+        buf = io.StringIO()
+        configure_logging("debug", stream=buf)
+        try:
+            result = await place_call(
+                settings.public_base_url,
+                AUTH_TOKEN,
+                [str(speech_dir / "hours.wav"), str(speech_dir / "where.wav")],
+            )
+        finally:
+            structlog.reset_defaults()
+        assert rms(result.greeting_ulaw) > 300
+        greeting = transcribe(models.whisper, ulaw_to_pcm16k(result.greeting_ulaw)).text
+        assert {"calling", "help"} & set(words(greeting)), greeting
+        assert len(result.turns) == 2
+        for turn in result.turns:
+            assert turn.latency_s is not None and 0 < turn.latency_s < 10
+            assert rms(bytes(turn.reply_ulaw)) > 300
+            text = transcribe(models.whisper, ulaw_to_pcm16k(bytes(turn.reply_ulaw))).text
+            assert len(words(text)) >= 2, text
+        assert result.marks_echoed > 10
+        assert result.clears == 0
+        lines = [json.loads(line) for line in buf.getvalue().splitlines() if line.startswith("{")]
+        call_lines = [line for line in lines if line.get("call_sid") == result.call_sid]
+        assert any(line["event"] == "call_started" for line in call_lines)
+        latency = [line for line in call_lines if line["event"] == "turn_latency"]
+        assert len(latency) >= 2
+        assert all(line["server_total_ms"] > 0 for line in latency)
+        assert any(line.get("module", "").startswith("pipecat") for line in call_lines)
+        unbound = [
+            line
+            for line in lines
+            if "call_sid" not in line and line.get("module", "").startswith("pipecat.processors")
+        ]
+        assert unbound == []
+        assert not any("+15550100001" in line for line in buf.getvalue().splitlines())
+
+    async def test_barge_in_clears_the_agent_and_marks_report_the_cut(
+        self, server: TestServer, settings: Settings, speech_dir: Path
+    ) -> None:
+        """Talking over the greeting makes the server send clear; its marks say what was dropped."""
+        with capture_logs() as logs:
+            result = await place_call(
+                settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "long.wav")], barge_in_after_s=0.8
+            )
+        assert result.clears >= 1
+        played = [e for e in logs if e["event"] == "agent_utterance_played"]
+        assert played[0]["interrupted"] is True
+        assert played[0]["heard_ms"] < played[0]["sent_ms"]
+        assert result.turns[0].first_reply_at is not None
+
+    async def test_openai_compatible_endpoint_answers_when_configured(
+        self, settings: Settings, models: Models, speech_dir: Path
+    ) -> None:
+        """With LLM_BASE_URL set, replies come from that endpoint, given the persona and transcript."""
+        fake = FakeChatEndpoint("We open at nine on Saturday.")
+        fake_server = TestServer(fake.app(), host="127.0.0.1", port=unused_port())
+        await fake_server.start_server()
+        cfg = replace(
+            settings,
+            llm_base_url=f"http://127.0.0.1:{fake_server.port}/v1",
+            llm_model="fake-model",
+            llm_api_key="sk-test",
+        )
+        srv = TestServer(create_app(cfg, models), host=cfg.host, port=cfg.port)
+        await srv.start_server()
+        try:
+            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "hours.wav")])
+        finally:
+            await srv.close()
+            await fake_server.close()
+        assert fake.requests, "the endpoint was never called"
+        messages = fake.requests[-1]["messages"]
+        assert messages[0]["role"] == "system" and "Harbor Dental" in messages[0]["content"]
+        assert any(m["role"] == "user" and "saturday" in str(m["content"]).lower() for m in messages)
+        reply = transcribe(models.whisper, ulaw_to_pcm16k(bytes(result.turns[0].reply_ulaw))).text
+        assert {"open", "nine", "saturday"} & set(words(reply)), reply
