@@ -42,6 +42,7 @@ class Settings:
     llm_max_tokens: int = 80
     tts_voice: str = EMBEDDED
     vad_stop_secs: float = 0.2
+    incomplete_turn_secs: float = 1.5
     token_ttl_seconds: float = 60.0
     log_level: str = "info"
 

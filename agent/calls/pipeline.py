@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.pipeline.pipeline import Pipeline
@@ -13,6 +15,8 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from agent.calls.timing import TurnTimingObserver
 from agent.config import Settings
@@ -43,8 +47,11 @@ def build_call_pipeline(
     """Wire caller audio → VAD/turn → Whisper → reply model → voice → Twilio for one call."""
     context = LLMContext(messages=[{"role": "system", "content": business.system_prompt}])
     vad = SileroVADAnalyzer(params=VADParams(stop_secs=settings.vad_stop_secs))
+    # smart-turn decides at each VAD stop; a turn it judges incomplete ends after this much silence.
+    smart_turn = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=settings.incomplete_turn_secs))
+    strategies = UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=smart_turn)])
     user_agg, assistant_agg = LLMContextAggregatorPair(
-        context, user_params=LLMUserAggregatorParams(vad_analyzer=vad)
+        context, user_params=LLMUserAggregatorParams(vad_analyzer=vad, user_turn_strategies=strategies)
     )
     stt = WhisperSTTService(models.whisper, models.whisper_lock)
     llm = make_llm_service(settings, models.llm)

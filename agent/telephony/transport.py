@@ -194,10 +194,10 @@ class TwilioOutput(FrameProcessor):
             await self._send(events.mark_message(self._stream_sid, name))
             self._pending[name] = _Pending(utterance, ms, now)
             utterance.sent_ms += ms
-        if utterance.first_audio_sent_at is None:
-            utterance.first_audio_sent_at = now
-            if self.on_first_audio:
-                self.on_first_audio(utterance)
+            if utterance.first_audio_sent_at is None:
+                utterance.first_audio_sent_at = time.monotonic()
+                if self.on_first_audio:
+                    self.on_first_audio(utterance)
 
     async def on_mark(self, name: str) -> None:
         """Account a mark Twilio returned: its audio was heard, or dropped if it had been cleared."""

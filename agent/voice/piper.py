@@ -14,6 +14,7 @@ from pipecat.services.tts_service import TTSService
 from piper import PiperVoice
 
 from agent.config import EMBEDDED
+from agent.voice.chunker import ChunkAggregator
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,8 @@ class PiperTTSService(TTSService):
             **kwargs,
         )
         self._voice = voice
+        # Speak the first clause of each reply as soon as it exists, then whole sentences.
+        self._text_aggregator = ChunkAggregator()  # type: ignore[assignment]
 
     def can_generate_metrics(self) -> bool:
         """Report time to first audio."""

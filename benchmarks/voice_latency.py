@@ -1,0 +1,192 @@
+"""Voice-to-voice latency of the embedded stack: simulated calls against a live `agent serve` process.
+
+Writes p50/p95 per stage to BENCHMARKS.md. Run with `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import wave
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+UTTERANCES = [
+    "Hi, what time do you open on Saturday?",
+    "Where are you located?",
+    "How much is a teeth whitening?",
+    "Can I speak to someone about my bill?",
+    "Are you open on Sunday?",
+    "I'd like to book a cleaning next week.",
+]
+SECTION_START = "<!-- voice-latency:start -->"
+SECTION_END = "<!-- voice-latency:end -->"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_speech(out: Path) -> list[Path]:
+    from agent.voice.piper import load_piper
+
+    voice = load_piper("embedded")
+    paths = []
+    for i, text in enumerate(UTTERANCES):
+        path = out / f"caller{i}.wav"
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(voice.config.sample_rate)
+            for chunk in voice.synthesize(text):
+                wav.writeframes(chunk.audio_int16_bytes)
+        paths.append(path)
+    return paths
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.machine()}"
+
+
+async def run_calls(url: str, token: str, wavs: list[Path], turns: int) -> list[dict[str, Any]]:
+    from agent.simulate import place_call
+
+    results = []
+    done = 0
+    call = 0
+    while done < turns:
+        chosen = [str(wavs[(call * 3 + i) % len(wavs)]) for i in range(3)]
+        result = await place_call(url, token, chosen)
+        for t in result.turns:
+            results.append({"call_sid": result.call_sid, "latency_s": t.latency_s})
+        done += len(result.turns)
+        call += 1
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=12)
+    parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    wavs = make_speech(work)
+    port = free_port()
+    token = "bench-token"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "TWILIO_"))}
+    env.update(
+        PORT=str(port),
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        TWILIO_AUTH_TOKEN=token,
+        DATA_DIR=str(work / "data"),
+        PROMPTS_DIR=str(REPO / "prompts"),
+    )
+    log_path = work / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "agent", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    if b'"models_loaded": true' in r.read():
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                print(log_path.read_text(), file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        client = asyncio.run(run_calls(f"http://127.0.0.1:{port}", token, wavs, args.turns))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    server_turns = [
+        json.loads(line)
+        for line in log_path.read_text().splitlines()
+        if line.startswith("{") and '"turn_latency"' in line
+    ]
+    v2v = [t["latency_s"] * 1000 for t in client if t["latency_s"] is not None]
+    rows = [("voice-to-voice, as the caller hears it", v2v)]
+    for key, label in [
+        ("end_of_turn_ms", "end of turn (speech end → turn decided; includes VAD stop 0.2 s)"),
+        ("stt_ms", "speech to text (speech end → final transcript)"),
+        ("llm_first_token_ms", "first LLM token (after turn and transcript)"),
+        ("tts_first_audio_ms", "first TTS audio (after first token)"),
+        ("transport_ms", "server overhead (TTS audio → μ-law media sent)"),
+        ("server_total_ms", "server total (speech end → first media sent)"),
+    ]:
+        rows.append((label, [float(t[key]) for t in server_turns if t.get(key) is not None]))
+    missing = sum(1 for t in client if t["latency_s"] is None)
+    calls = len({t["call_sid"] for t in client})
+    git = ["git", "rev-parse", "--short", "HEAD"]
+    commit = subprocess.run(git, cwd=REPO, capture_output=True, text=True).stdout.strip()
+    lines = [
+        SECTION_START,
+        "## Voice-to-voice latency, embedded stack",
+        "",
+        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {machine()}",
+        f"- Commit: {commit}",
+        "- Stack: Whisper tiny.en int8 (segmented), Silero VAD + smart-turn v3, SmolLM2-135M Q4_1 "
+        "(llama.cpp), Piper joe-medium; `agent serve` in its own process, `simulate-call` client.",
+        f"- Turns: {len(v2v)} answered, {missing} unanswered, over {calls} calls.",
+        "- Voice-to-voice: caller's last voiced 20 ms frame sent → first reply media received.",
+        "",
+        "| stage | p50 ms | p95 ms | n |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, values in rows:
+        if values:
+            p50, p95 = statistics.median(values), pct(values, 0.95)
+            lines.append(f"| {label} | {p50:.0f} | {p95:.0f} | {len(values)} |")
+    lines += [
+        "",
+        "Targets (issue 2): voice-to-voice p50 ≤ 1000 ms; server overhead p95 ≤ 20 ms.",
+        SECTION_END,
+    ]
+    section = "\n".join(lines) + "\n"
+    out = Path(args.out)
+    text = out.read_text() if out.exists() else "# Benchmarks\n\nWritten by `make bench`.\n\n"
+    if SECTION_START in text:
+        head, rest = text.split(SECTION_START, 1)
+        text = head + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    out.write_text(text)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
