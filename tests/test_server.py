@@ -294,6 +294,29 @@ class TestMediaStreamProtocol:
         await stream.stop()
         await wait_for_no_calls(server)
 
+    async def test_dtmf_reaches_the_call(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """A keypress is parsed, logged with its digit and pushed into the call's pipeline."""
+        stream = await open_stream(http, settings, "CA" + "e" * 32)
+        with capture_logs() as logs:
+            await stream.start()
+            await stream.next_event("media")
+            await stream.send(
+                {
+                    "event": "dtmf",
+                    "streamSid": stream.stream_sid,
+                    "sequenceNumber": "50",
+                    "dtmf": {"track": "inbound_track", "digit": "0"},
+                }
+            )
+            await stream.media()
+            await asyncio.sleep(0.2)
+        assert [e["digit"] for e in logs if e["event"] == "dtmf"] == ["0"]
+        assert not any(e["event"] == "event_failed" for e in logs)
+        await stream.stop()
+        await wait_for_no_calls(server)
+
     async def test_stop_ends_the_pipeline_and_leaves_no_task(
         self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
     ) -> None:
