@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 
-.PHONY: setup run test lint typecheck unit bench clean
+.PHONY: setup run test lint typecheck unit bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python -m benchmarks.voice_latency --turns 12 --out BENCHMARKS.md
+
+eval: setup
+	$(BIN)/python -m benchmarks.receptionist_eval --mode both --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,10 +14,16 @@ from agent.config import ConfigError, Settings, load_settings
 def _serve(settings: Settings) -> int:
     from aiohttp import web
 
+    from agent.dialog.business import ProfileError
     from agent.logs import configure_logging
     from agent.server import create_app
 
     configure_logging(settings.log_level)
+    try:
+        app = create_app(settings)
+    except ProfileError as exc:
+        print(f"invalid business profile:\n{exc}", file=sys.stderr)
+        return 2
     if settings.auth_token_file:
         print(f"Development auth token (for simulate-call) is in {settings.auth_token_file}", file=sys.stderr)
     print(
@@ -25,7 +31,7 @@ def _serve(settings: Settings) -> int:
         f"(Twilio webhook: {settings.public_base_url.rstrip('/')}/twilio/voice)",
         file=sys.stderr,
     )
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None, print=None)
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
     return 0
 
 

@@ -44,6 +44,8 @@ class Settings:
     vad_stop_secs: float = 0.2
     incomplete_turn_secs: float = 1.5
     token_ttl_seconds: float = 60.0
+    twilio_api_base_url: str = ""
+    twilio_stop_grace_secs: float = 5.0
     log_level: str = "info"
 
     @property

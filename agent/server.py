@@ -1,4 +1,4 @@
-"""The aiohttp app: Twilio's voice webhook, the media-stream websocket, and health."""
+"""The aiohttp app: Twilio's voice and dial-status webhooks, the media-stream websocket, and health."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import WSMsgType, web
 
-from agent.calls.session import CallSession
+from agent.calls.messages import MessageStore
+from agent.calls.session import DIAL_STATUS_PATH, CallServices, CallSession
 from agent.config import Settings
-from agent.dialog.business import Business, load_business
+from agent.dialog.business import Directory, load_directory
 from agent.models import Models, load_models
 from agent.telephony import events
+from agent.telephony.control import CallControl
 from agent.telephony.security import (
     MEDIA_PATH,
     VOICE_PATH,
@@ -21,7 +23,7 @@ from agent.telephony.security import (
     media_stream_url,
     public_url,
 )
-from agent.telephony.twiml import connect_stream
+from agent.telephony.twiml import connect_stream, hang_up
 
 log = structlog.get_logger(__name__)
 POLICY_VIOLATION = 1008
@@ -29,37 +31,73 @@ POLICY_VIOLATION = 1008
 
 @dataclass
 class AppState:
-    """What the handlers share: settings, the loaded models, tokens and the live calls."""
+    """What the handlers share: settings, businesses, the loaded models, tokens and the live calls."""
 
     settings: Settings
-    business: Business
+    directory: Directory
     tokens: CallTokens
+    messages: MessageStore
     models: Models | None = None
+    control: CallControl | None = None
     calls: dict[str, CallSession] = field(default_factory=dict)
 
 
 STATE = web.AppKey("state", AppState)
 
 
-async def voice_webhook(request: web.Request) -> web.StreamResponse:
-    """Answer Twilio's voice webhook with TwiML that connects the call to our media stream."""
+async def _signed_form(request: web.Request) -> dict[str, str]:
+    """Read a webhook's form and check its X-Twilio-Signature; 403 if it does not match."""
     state = request.app[STATE]
     form = await request.post()
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     url = public_url(state.settings.public_base_url, request.path, request.query_string)
     signature = request.headers.get("X-Twilio-Signature")
     if not is_valid_signature(state.settings.twilio_auth_token, url, params, signature):
-        log.warning(
-            "webhook_forbidden", reason="bad signature" if signature else "unsigned", remote=request.remote
-        )
+        reason = "bad signature" if signature else "unsigned"
+        log.warning("webhook_forbidden", path=request.path, reason=reason, remote=request.remote)
         raise web.HTTPForbidden(text="invalid Twilio signature")
-    call_sid = params.get("CallSid", "")
-    if not call_sid:
+    if not params.get("CallSid"):
         raise web.HTTPBadRequest(text="CallSid is required")
-    token = state.tokens.mint(call_sid)
-    log.info("call_incoming", call_sid=call_sid, from_=params.get("From", ""), to=params.get("To", ""))
+    return params
+
+
+def _connect(state: AppState, call_sid: str, data: dict[str, str]) -> web.Response:
+    """TwiML connecting the call to our media stream, with a fresh single-use token."""
+    token = state.tokens.mint(call_sid, data)
     twiml = connect_stream(media_stream_url(state.settings.public_base_url), {"token": token})
     return web.Response(text=twiml, content_type="text/xml")
+
+
+async def voice_webhook(request: web.Request) -> web.StreamResponse:
+    """Answer Twilio's voice webhook with TwiML that connects the call to our media stream."""
+    state = request.app[STATE]
+    params = await _signed_form(request)
+    business = state.directory.for_called(params.get("To", ""))
+    log.info(
+        "call_incoming",
+        call_sid=params["CallSid"],
+        from_=params.get("From", ""),
+        to=params.get("To", ""),
+        business=business.key,
+    )
+    return _connect(state, params["CallSid"], {"business": business.key})
+
+
+async def dial_status(request: web.Request) -> web.StreamResponse:
+    """After a transfer's <Dial>: hang up if it connected, else bring the caller back to the agent."""
+    state = request.app[STATE]
+    params = await _signed_form(request)
+    status = params.get("DialCallStatus", "")
+    business = request.query.get("business", "")
+    if business not in state.directory.businesses:
+        business = state.directory.default
+    staff = request.query.get("staff", "")
+    log.info("dial_status", call_sid=params["CallSid"], status=status, staff=staff)
+    if status == "completed":
+        return web.Response(text=hang_up(), content_type="text/xml")
+    return _connect(
+        state, params["CallSid"], {"business": business, "resume": "transfer_failed", "staff": staff}
+    )
 
 
 async def _reject(ws: web.WebSocketResponse, reason: str) -> web.WebSocketResponse:
@@ -101,12 +139,15 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                     log.warning("message_skipped", reason=f"{type(event).__name__} before start")
                     continue
                 structlog.contextvars.bind_contextvars(call_sid=event.call_sid)
-                token = event.custom_parameters.get("token", "")
-                if not state.tokens.redeem(event.call_sid, token):
+                data = state.tokens.redeem(event.call_sid, event.custom_parameters.get("token", ""))
+                if data is None:
                     return await _reject(ws, "missing, wrong or reused call token")
                 if state.models is None:
                     return await _reject(ws, "models not loaded")
-                session = CallSession(event, ws.send_str, state.settings, state.models, state.business)
+                business = state.directory.businesses.get(data.get("business", ""))
+                business = business or state.directory.for_called("")
+                services = CallServices(state.settings, state.models, state.control, state.messages)
+                session = CallSession(event, ws.send_str, ws.close, services, business, data)
                 state.calls[session.call_sid] = session
                 await session.start()
                 continue
@@ -117,7 +158,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                 log.warning("message_skipped", reason="wrong streamSid")
                 continue
             if isinstance(event, events.Stop):
-                reason = "caller hung up"
+                reason = "stream stopped by Twilio"
                 break
             try:
                 await session.handle(event)
@@ -128,8 +169,11 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         if session is not None:
-            state.calls.pop(session.call_sid, None)
-            await session.close(reason)
+            # Finish cleanup even if aiohttp cancels this handler as the socket goes away.
+            closing = asyncio.ensure_future(session.close(reason))
+            call_sid = session.call_sid
+            closing.add_done_callback(lambda _: state.calls.pop(call_sid, None))
+            await asyncio.shield(closing)
         if not ws.closed:
             await ws.close()
         structlog.contextvars.unbind_contextvars("call_sid")
@@ -144,27 +188,37 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _load_models(app: web.Application) -> None:
+async def _start(app: web.Application) -> None:
     state = app[STATE]
+    s = state.settings
+    state.control = CallControl(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_base_url)
     if state.models is None:
-        state.models = await asyncio.to_thread(load_models, state.settings)
+        state.models = await asyncio.to_thread(load_models, s)
 
 
 async def _close_calls(app: web.Application) -> None:
-    for session in list(app[STATE].calls.values()):
+    state = app[STATE]
+    for session in list(state.calls.values()):
         await session.close("server shutting down")
+    if state.control is not None:
+        await state.control.close()
 
 
 def create_app(settings: Settings, models: Models | None = None) -> web.Application:
-    """Build the aiohttp application; models load at startup unless given."""
-    business = load_business(settings.prompts_dir, settings.business)
+    """Build the aiohttp application; every business profile is validated now, models load at startup."""
+    directory = load_directory(settings.prompts_dir, settings.business)
     app = web.Application()
     app[STATE] = AppState(
-        settings=settings, business=business, tokens=CallTokens(settings.token_ttl_seconds), models=models
+        settings=settings,
+        directory=directory,
+        tokens=CallTokens(settings.token_ttl_seconds),
+        messages=MessageStore(settings.data_dir),
+        models=models,
     )
     app.router.add_post(VOICE_PATH, voice_webhook)
+    app.router.add_post(DIAL_STATUS_PATH, dial_status)
     app.router.add_get(MEDIA_PATH, media_stream)
     app.router.add_get("/healthz", healthz)
-    app.on_startup.append(_load_models)
+    app.on_startup.append(_start)
     app.on_shutdown.append(_close_calls)
     return app

@@ -118,6 +118,7 @@ class _Phone:
         self.clears = 0
         self.marks_echoed = 0
         self.last_media_at = 0.0
+        self.played_out_at = 0.0
         self.sent_voiced_at = 0.0
         self.collect: bytearray | None = None
         self.on_media: Any = None
@@ -164,6 +165,8 @@ class _Phone:
         while not self.closed.is_set():
             take = bytes(self.buffer[:FRAME_BYTES])
             del self.buffer[:FRAME_BYTES]
+            if take and not self.buffer:
+                self.played_out_at = time.monotonic()
             self.played += len(take)
             self.heard += take + b"\xff" * (FRAME_BYTES - len(take))
             await self._echo_played_marks()
@@ -209,6 +212,7 @@ class _Phone:
                 self.clears += 1
                 self.played += len(self.buffer)
                 self.buffer.clear()
+                self.played_out_at = time.monotonic()
                 for name, _ in self.pending_marks:
                     await self._echo(name)
                 self.pending_marks.clear()
@@ -217,10 +221,10 @@ class _Phone:
         self.closed.set()
 
     def idle_for(self) -> float:
-        """Seconds since the agent last sent audio, or 0 while audio is still playing."""
-        if self.buffer:
+        """Seconds of quiet since the agent's audio finished playing (0 while it still plays)."""
+        if self.buffer or not self.last_media_at:
             return 0.0
-        return time.monotonic() - self.last_media_at if self.last_media_at else 0.0
+        return time.monotonic() - max(self.played_out_at, self.last_media_at)
 
 
 async def _await_reply_end(phone: _Phone, since: float, quiet_s: float, timeout_s: float) -> None:

@@ -12,9 +12,10 @@ from aiohttp import web
 class FakeChatEndpoint:
     """Serves POST /v1/chat/completions, streaming a fixed reply, and records every request."""
 
-    def __init__(self, reply: str) -> None:
-        """Answer every chat request with `reply`."""
+    def __init__(self, reply: str, tool_call: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Answer with `reply`; with `tool_call`, first ask for that tool and answer once it ran."""
         self.reply = reply
+        self.tool_call = tool_call
         self.requests: list[dict[str, Any]] = []
 
     def app(self) -> web.Application:
@@ -38,10 +39,25 @@ class FakeChatEndpoint:
         self.requests.append(body)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        await resp.write(self._chunk({"role": "assistant", "content": ""}))
-        for word in self.reply.split(" "):
-            await resp.write(self._chunk({"content": word + " "}))
-        await resp.write(self._chunk({}, finish="stop"))
+        answered = any(m.get("role") == "tool" for m in body.get("messages", []))
+        if self.tool_call and not answered:
+            name, args = self.tool_call
+            call = {
+                "index": 0,
+                "id": "call_fake1",
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            await resp.write(self._chunk({"role": "assistant", "content": None, "tool_calls": [call]}))
+            await resp.write(
+                self._chunk({"tool_calls": [{"index": 0, "function": {"arguments": json.dumps(args)}}]})
+            )
+            await resp.write(self._chunk({}, finish="tool_calls"))
+        else:
+            await resp.write(self._chunk({"role": "assistant", "content": ""}))
+            for word in self.reply.split(" "):
+                await resp.write(self._chunk({"content": word + " "}))
+            await resp.write(self._chunk({}, finish="stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {
                 "id": "chatcmpl-fake",

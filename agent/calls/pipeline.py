@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -22,9 +24,10 @@ from agent.calls.timing import TurnTimingObserver
 from agent.config import Settings
 from agent.dialog.business import Business
 from agent.dialog.llm import make_llm_service
+from agent.dialog.receptionist import CallContext, Receptionist
 from agent.models import Models
 from agent.speech.stt import WhisperSTTService
-from agent.telephony.transport import PIPELINE_IN_RATE, TwilioInput, TwilioOutput
+from agent.telephony.transport import PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
 from agent.voice.piper import PiperTTSService
 
 
@@ -35,6 +38,7 @@ class CallPipeline:
     worker: PipelineWorker
     context: LLMContext
     timing: TurnTimingObserver
+    receptionist: Receptionist
 
 
 def build_call_pipeline(
@@ -43,9 +47,14 @@ def build_call_pipeline(
     business: Business,
     transport_in: TwilioInput,
     transport_out: TwilioOutput,
+    call: CallContext,
 ) -> CallPipeline:
-    """Wire caller audio → VAD/turn → Whisper → reply model → voice → Twilio for one call."""
-    context = LLMContext(messages=[{"role": "system", "content": business.system_prompt}])
+    """Wire caller audio → VAD/turn → Whisper → receptionist → reply model → voice → Twilio."""
+    receptionist = Receptionist(call, route_intents=not settings.uses_endpoint)
+    system: Any = {"role": "system", "content": business.system_prompt}
+    context = LLMContext(messages=[system])
+    if settings.uses_endpoint:
+        context = LLMContext(messages=[system], tools=ToolsSchema(standard_tools=receptionist.tools()))
     vad = SileroVADAnalyzer(params=VADParams(stop_secs=settings.vad_stop_secs))
     # smart-turn decides at each VAD stop; a turn it judges incomplete ends after this much silence.
     smart_turn = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=settings.incomplete_turn_secs))
@@ -53,12 +62,14 @@ def build_call_pipeline(
     user_agg, assistant_agg = LLMContextAggregatorPair(
         context, user_params=LLMUserAggregatorParams(vad_analyzer=vad, user_turn_strategies=strategies)
     )
-    stt = WhisperSTTService(models.whisper, models.whisper_lock)
-    llm = make_llm_service(settings, models.llm)
+    stt = WhisperSTTService(models.whisper, models.whisper_lock, prompt=business.vocabulary)
+    llm = make_llm_service(settings, models.llm, business)
     tts = PiperTTSService(models.piper)
     timing = TurnTimingObserver(settings.vad_stop_secs)
     transport_out.on_first_audio = lambda _u: timing.audio_sent()
-    pipeline = Pipeline([transport_in, stt, user_agg, llm, tts, transport_out, assistant_agg])
+    heard = HeardTextWriter(transport_out, context)
+    processors = [transport_in, stt, user_agg, receptionist, llm, tts, transport_out, assistant_agg, heard]
+    pipeline = Pipeline(processors)
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
@@ -70,4 +81,4 @@ def build_call_pipeline(
         idle_timeout_secs=None,
         enable_rtvi=False,
     )
-    return CallPipeline(worker=worker, context=context, timing=timing)
+    return CallPipeline(worker=worker, context=context, timing=timing, receptionist=receptionist)

@@ -4,21 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from pipecat.frames.frames import TTSSpeakFrame
 from pipecat.workers.runner import WorkerRunner
 
+from agent.calls.messages import MessageStore
 from agent.calls.pipeline import build_call_pipeline
 from agent.config import Settings
 from agent.dialog.business import Business
+from agent.dialog.receptionist import CallContext
 from agent.models import Models
 from agent.telephony import events
+from agent.telephony.control import CallControl
+from agent.telephony.security import public_url
 from agent.telephony.transport import Send, TwilioInput, TwilioOutput
 
 log = structlog.get_logger(__name__)
 STOP_TIMEOUT_S = 5.0
+DIAL_STATUS_PATH = "/twilio/dial-status"
+
+
+@dataclass
+class CallServices:
+    """Process-wide things a call uses: settings, models, Twilio's REST API, the message store."""
+
+    settings: Settings
+    models: Models
+    control: CallControl | None
+    messages: MessageStore
 
 
 class CallSession:
@@ -28,9 +45,10 @@ class CallSession:
         self,
         start: events.Start,
         send: Send,
-        settings: Settings,
-        models: Models,
+        close_socket: Callable[[], Awaitable[Any]],
+        services: CallServices,
         business: Business,
+        resume: dict[str, str] | None = None,
     ) -> None:
         """Build the call's pipeline for the stream described by `start` (nothing runs yet)."""
         self.call_sid = start.call_sid
@@ -39,17 +57,40 @@ class CallSession:
         self.input = TwilioInput()
         self.output = TwilioOutput(send, start.stream_sid)
         self.business = business
-        self.pipeline = build_call_pipeline(settings, models, business, self.input, self.output)
+        self.resume = resume or {}
+        self._close_socket = close_socket
+        settings = services.settings
+        call = CallContext(
+            call_sid=start.call_sid,
+            business=business,
+            control=services.control,
+            messages=services.messages,
+            dial_action_url=public_url(
+                settings.public_base_url, DIAL_STATUS_PATH, f"business={business.key}"
+            ),
+            wait_spoken=self.output.wait_spoken,
+            utterances_started=self.output.utterances_started,
+            end_call=self._end_from_agent,
+            stop_grace_s=settings.twilio_stop_grace_secs,
+        )
+        self.pipeline = build_call_pipeline(
+            settings, services.models, business, self.input, self.output, call
+        )
         self._task: asyncio.Task[None] | None = None
         self.end_reason: str | None = None
 
     async def start(self) -> None:
-        """Run the pipeline in the background and greet the caller."""
+        """Run the pipeline in the background and greet the caller (or pick up after a transfer)."""
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(self.pipeline.worker)
         self._task = asyncio.create_task(runner.run(), name="call-pipeline")
-        await self.pipeline.worker.queue_frames([TTSSpeakFrame(self.business.greeting)])
-        log.info("call_started", business=self.business.key)
+        receptionist = self.pipeline.receptionist
+        if self.resume.get("resume") == "transfer_failed":
+            reply = receptionist.router.resume_after_failed_transfer(self.resume.get("staff", "them"))
+            await receptionist.respond(reply)
+        else:
+            await self.pipeline.worker.queue_frames([TTSSpeakFrame(self.business.opening_line)])
+        log.info("call_started", business=self.business.key, resume=self.resume.get("resume"))
 
     @property
     def running(self) -> bool:
@@ -67,28 +108,37 @@ class CallSession:
             log.info("dtmf", digit=event.digit)
             await self.input.feed_dtmf(event.digit)
 
+    async def _end_from_agent(self, reason: str) -> None:
+        self.end_reason = reason
+        await self._close_socket()
+
     async def close(self, reason: str) -> None:
         """Stop the pipeline (the caller is gone or the socket dropped) and leave no task running."""
-        self.end_reason = reason
+        self.end_reason = self.end_reason or reason
         if self._task is not None and not self._task.done():
-            await self.pipeline.worker.cancel(reason=reason)
+            await self.pipeline.worker.cancel(reason=self.end_reason)
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
             except TimeoutError:
                 log.error("pipeline_stop_timeout")
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
+        outcome = self.pipeline.receptionist.outcome
         log.info(
             "call_ended",
-            reason=reason,
+            reason=self.end_reason,
+            outcome=outcome.outcome,
+            detail=outcome.detail,
+            messages=outcome.messages,
             duration_s=round(time.time() - self.started_at, 2),
             turns=len(self.pipeline.timing.turns),
         )
 
     def summary(self) -> dict[str, Any]:
-        """Return what the call measured: per-turn latency and what the caller heard."""
+        """Return what the call measured: per-turn latency, what the caller heard, the outcome."""
         return {
             "call_sid": self.call_sid,
+            "outcome": self.pipeline.receptionist.outcome.outcome,
             "turns": self.pipeline.timing.as_dicts(),
             "utterances": [vars(u) for u in self.output.stats.utterances],
         }

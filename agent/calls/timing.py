@@ -11,6 +11,7 @@ from pipecat.frames.frames import (
     LLMTextFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
+    TTSSpeakFrame,
     UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -74,8 +75,8 @@ class TurnTimingObserver(BaseObserver):
             turn.turn_end = now
         elif isinstance(frame, TranscriptionFrame) and turn.transcript is None:
             turn.transcript = now
-        elif isinstance(frame, LLMTextFrame) and turn.llm_first_token is None:
-            turn.llm_first_token = now
+        elif isinstance(frame, (LLMTextFrame, TTSSpeakFrame)) and turn.llm_first_token is None:
+            turn.llm_first_token = now  # a model's first token, or a reply routed before the model
         elif isinstance(frame, TTSAudioRawFrame) and turn.tts_first_audio is None:
             turn.tts_first_audio = now
 

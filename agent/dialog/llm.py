@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
 
 from agent.config import EMBEDDED, Settings
+from agent.dialog.business import Business
+from agent.dialog.grounding import make_guard
 
 log = structlog.get_logger(__name__)
 HISTORY_MESSAGES = 12
@@ -115,8 +117,14 @@ def chat_messages(raw: list[Any]) -> list[dict[str, str]]:
 class LocalLLMService(LLMService):
     """pipecat LLM service that streams replies from the in-process llama.cpp model."""
 
-    def __init__(self, engine: LocalChatEngine, max_tokens: int = 80, **kwargs: Any) -> None:
-        """Reply with `engine`, at most `max_tokens` tokens per reply."""
+    def __init__(
+        self,
+        engine: LocalChatEngine,
+        max_tokens: int = 80,
+        guard: Callable[[str], str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Reply with `engine`, at most `max_tokens` tokens; a `guard` checks each whole reply first."""
         settings = LLMSettings(
             model="embedded",
             system_instruction=None,
@@ -133,6 +141,7 @@ class LocalLLMService(LLMService):
         super().__init__(settings=settings, **kwargs)
         self._engine = engine
         self._max_tokens = max_tokens
+        self._guard = guard
 
     def can_generate_metrics(self) -> bool:
         """Report time to first token and processing time."""
@@ -149,9 +158,18 @@ class LocalLLMService(LLMService):
         await self.start_processing_metrics()
         await self.start_ttfb_metrics()
         try:
-            async for piece in _iterate_in_thread(self._engine, messages, self._max_tokens):
+            pieces = _iterate_in_thread(self._engine, messages, self._max_tokens)
+            if self._guard is None:
+                async for piece in pieces:
+                    await self.stop_ttfb_metrics()
+                    await self._push_llm_text(piece)
+            else:
+                reply = "".join([piece async for piece in pieces])
                 await self.stop_ttfb_metrics()
-                await self._push_llm_text(piece)
+                checked = self._guard(reply)
+                if checked != reply:
+                    log.info("llm_reply_replaced", reason="ungrounded", reply=reply)
+                await self._push_llm_text(checked)
         except Exception as exc:
             log.error("llm_failed", error=str(exc))
             await self.push_error(error_msg=f"reply generation failed: {exc}", exception=exc)
@@ -160,7 +178,9 @@ class LocalLLMService(LLMService):
             await self.push_frame(LLMFullResponseEndFrame())
 
 
-def make_llm_service(settings: Settings, engine: LocalChatEngine | None) -> LLMService[Any]:
+def make_llm_service(
+    settings: Settings, engine: LocalChatEngine | None, business: Business
+) -> LLMService[Any]:
     """Build the call's LLM service: OpenAI-compatible when LLM_BASE_URL is set, else embedded."""
     if settings.uses_endpoint:
         from pipecat.services.openai.llm import OpenAILLMService
@@ -172,4 +192,6 @@ def make_llm_service(settings: Settings, engine: LocalChatEngine | None) -> LLMS
         )
     if engine is None:
         raise RuntimeError("the embedded reply model is not loaded")
-    return LocalLLMService(engine, max_tokens=settings.llm_max_tokens)
+    return LocalLLMService(
+        engine, max_tokens=settings.llm_max_tokens, guard=make_guard(business.system_prompt)
+    )

@@ -22,8 +22,10 @@ log = structlog.get_logger(__name__)
 class WhisperSTTService(SegmentedSTTService):
     """Transcribes each caller utterance with one process-wide Whisper model, off the event loop."""
 
-    def __init__(self, model: WhisperModel, lock: threading.Lock, **kwargs: Any) -> None:
-        """Use `model`, serialising decodes across calls with `lock`."""
+    def __init__(
+        self, model: WhisperModel, lock: threading.Lock, prompt: str | None = None, **kwargs: Any
+    ) -> None:
+        """Use `model`, serialising decodes with `lock`; `prompt` steers spelling of names and terms."""
         super().__init__(
             sample_rate=16000,
             trailing_silence_secs=0.2,
@@ -33,6 +35,7 @@ class WhisperSTTService(SegmentedSTTService):
         )
         self._model = model
         self._lock = lock
+        self._prompt = prompt
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -45,7 +48,7 @@ class WhisperSTTService(SegmentedSTTService):
 
     def _decode(self, pcm: bytes) -> Transcript:
         with self._lock:
-            return transcribe(self._model, pcm)
+            return transcribe(self._model, pcm, prompt=self._prompt)
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
         """Transcribe one utterance in a worker thread and yield its transcription frame."""

@@ -44,6 +44,7 @@ def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
 class _Minted:
     token: str
     expires_at: float
+    data: dict[str, str]
 
 
 class CallTokens:
@@ -55,20 +56,20 @@ class CallTokens:
         self._clock = clock
         self._tokens: dict[str, _Minted] = {}
 
-    def mint(self, call_sid: str) -> str:
-        """Create a fresh random token bound to `call_sid`, replacing any earlier one."""
+    def mint(self, call_sid: str, data: dict[str, str] | None = None) -> str:
+        """Create a fresh random token bound to `call_sid` (and call data kept server-side)."""
         self._expire()
         token = secrets.token_urlsafe(24)
-        self._tokens[call_sid] = _Minted(token, self._clock() + self._ttl)
+        self._tokens[call_sid] = _Minted(token, self._clock() + self._ttl, dict(data or {}))
         return token
 
-    def redeem(self, call_sid: str, token: str) -> bool:
-        """Return True once if `token` was minted for `call_sid` and has not expired; it is spent."""
+    def redeem(self, call_sid: str, token: str) -> dict[str, str] | None:
+        """Return the call's data once if `token` was minted for `call_sid` and is unexpired, else None."""
         self._expire()
         minted = self._tokens.pop(call_sid, None)
-        if minted is None:
-            return False
-        return hmac.compare_digest(minted.token.encode(), token.encode())
+        if minted is None or not hmac.compare_digest(minted.token.encode(), token.encode()):
+            return None
+        return minted.data
 
     def __len__(self) -> int:
         """Return how many unexpired, unredeemed tokens are held."""

@@ -8,12 +8,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    CancelFrame,
     EndFrame,
     Frame,
     InputAudioRawFrame,
@@ -21,8 +23,11 @@ from pipecat.frames.frames import (
     InterruptionFrame,
     OutputAudioRawFrame,
     StartFrame,
+    SystemFrame,
     TTSStoppedFrame,
+    TTSTextFrame,
 )
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_transport import TransportParams
@@ -109,6 +114,12 @@ class _Pending:
 
 
 @dataclass
+class _Held:
+    frame: Frame
+    marks: list[str]
+
+
+@dataclass
 class PlaybackStats:
     """What the caller heard over the whole call, from returned marks."""
 
@@ -119,7 +130,10 @@ class TwilioOutput(FrameProcessor):
     """Sends agent audio as μ-law `media` with a `mark` per chunk; returned marks say what was heard.
 
     Bot speaking starts when the first chunk is sent and stops when the last mark comes back (or a
-    barge-in clears the buffer), not by a local clock guessing at playback.
+    barge-in clears the buffer), not by a local clock guessing at playback. The spoken text that
+    follows its audio (TTSTextFrame) is held until that audio's marks return, so the conversation
+    downstream records only what the caller heard; the piece a barge-in cut is left in `cut_text`,
+    up to the words heard, for HeardTextWriter to add after the interruption.
     """
 
     def __init__(self, send: Send, stream_sid: str, mark_every_ms: int = MARK_EVERY_MS) -> None:
@@ -130,10 +144,14 @@ class TwilioOutput(FrameProcessor):
         self._chunk_bytes = PHONE_RATE * mark_every_ms // 1000
         self._resamplers: dict[int, StreamResampler] = {}
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._mark_ms: dict[str, float] = {}
         self._names = itertools.count(1)
         self._current: Utterance | None = None
         self._stop_task: asyncio.Task[None] | None = None
         self._tts_done = True
+        self._held: list[_Held] = []
+        self._unlabelled: list[str] = []
+        self.cut_text = ""
         self.stats = PlaybackStats()
         self.on_first_audio: Callable[[Utterance], None] | None = None
         self.on_utterance_end: Callable[[Utterance], None] | None = None
@@ -151,15 +169,61 @@ class TwilioOutput(FrameProcessor):
             await self.push_frame(frame, direction)
         elif isinstance(frame, OutputAudioRawFrame):
             await self._send_audio(frame.audio, frame.sample_rate)
-        elif isinstance(frame, TTSStoppedFrame):
-            await self._flush_resamplers()
-            self._tts_done = True
-            self._maybe_schedule_stop()
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            for held in self._held:
+                await self.push_frame(held.frame)
+            self._held.clear()
             await self.push_frame(frame, direction)
-        elif isinstance(frame, (StartFrame, EndFrame)):
+        elif direction == FrameDirection.UPSTREAM or isinstance(frame, (StartFrame, SystemFrame)):
             await self.push_frame(frame, direction)
         else:
-            await self.push_frame(frame, direction)
+            if isinstance(frame, TTSStoppedFrame):
+                await self._flush_resamplers()
+                self._tts_done = True
+                self._maybe_schedule_stop()
+            await self._hold_or_push(frame)
+
+    async def _hold_or_push(self, frame: Frame) -> None:
+        marks: list[str] = []
+        if isinstance(frame, TTSTextFrame):
+            marks, self._unlabelled = self._unlabelled, []
+        self._held.append(_Held(frame, marks))
+        await self._release_heard()
+
+    async def _release_heard(self) -> None:
+        while self._held and not any(m in self._pending for m in self._held[0].marks):
+            held = self._held.pop(0)
+            self._forget(held.marks)
+            await self.push_frame(held.frame)
+
+    def _forget(self, marks: list[str]) -> None:
+        for m in marks:
+            self._mark_ms.pop(m, None)
+
+    def _heard_fraction(self, marks: list[str]) -> float:
+        total = sum(self._mark_ms.get(m, 0.0) for m in marks)
+        heard = sum(self._mark_ms.get(m, 0.0) for m in marks if m not in self._pending)
+        return 1.0 if total == 0 else heard / total
+
+    async def _release_heard_part(self) -> None:
+        """On barge-in: pass on text heard in full, keep the piece cut mid-way in `cut_text`."""
+        for held in self._held:
+            if not isinstance(held.frame, TTSTextFrame):
+                continue
+            fraction = self._heard_fraction(held.marks)
+            if fraction >= 0.999:
+                await self.push_frame(held.frame)
+                continue
+            words = held.frame.text.split()
+            kept = words[: int(len(words) * fraction)]
+            if kept:
+                self.cut_text = " ".join(kept) + "—"
+            break
+        for held in self._held:
+            self._forget(held.marks)
+        self._forget(self._unlabelled)
+        self._held.clear()
+        self._unlabelled.clear()
 
     async def _send_audio(self, pcm: bytes, rate: int) -> None:
         resampler = self._resamplers.get(rate)
@@ -193,6 +257,8 @@ class TwilioOutput(FrameProcessor):
             await self._send(events.media_message(self._stream_sid, chunk))
             await self._send(events.mark_message(self._stream_sid, name))
             self._pending[name] = _Pending(utterance, ms, now)
+            self._mark_ms[name] = ms
+            self._unlabelled.append(name)
             utterance.sent_ms += ms
             if utterance.first_audio_sent_at is None:
                 utterance.first_audio_sent_at = time.monotonic()
@@ -209,10 +275,12 @@ class TwilioOutput(FrameProcessor):
             pending.utterance.dropped_ms += pending.ms
         else:
             pending.utterance.heard_ms += pending.ms
+        await self._release_heard()
         self._maybe_schedule_stop()
 
     async def interrupt(self) -> None:
         """Barge-in: clear Twilio's buffer, drop our filter state, and stop speaking at once."""
+        await self._release_heard_part()
         live = [p for p in self._pending.values() if not p.cleared]
         if live:
             await self._send(events.clear_message(self._stream_sid))
@@ -259,6 +327,26 @@ class TwilioOutput(FrameProcessor):
         await self.push_frame(frame_type(), FrameDirection.DOWNSTREAM)
         await self.push_frame(frame_type(), FrameDirection.UPSTREAM)
 
+    def utterances_started(self) -> int:
+        """How many stretches of agent speech have started so far."""
+        return len(self.stats.utterances)
+
+    async def wait_spoken(
+        self, utterances_before: int, start_timeout: float = 4.0, timeout: float = 60.0
+    ) -> bool:
+        """Wait until speech begun after `utterances_before` utterances has been heard in full."""
+        deadline = time.monotonic() + start_timeout
+        while len(self.stats.utterances) <= utterances_before:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        deadline = time.monotonic() + timeout
+        while self._current is not None:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
     async def wait_played(self, timeout: float) -> bool:
         """Wait until every mark sent so far has come back; False if `timeout` passed first."""
         deadline = time.monotonic() + timeout
@@ -267,3 +355,34 @@ class TwilioOutput(FrameProcessor):
                 return False
             await asyncio.sleep(0.02)
         return True
+
+
+class HeardTextWriter(FrameProcessor):
+    """After the assistant aggregator: on a barge-in, adds the words of the cut piece the caller heard.
+
+    pipecat drops queued text when an interruption overtakes it, so the cut piece goes straight into
+    the context: appended to the assistant message of the interrupted turn, or as that message.
+    """
+
+    def __init__(self, output: TwilioOutput, context: LLMContext) -> None:
+        """Read cut text from `output`; write it into `context`."""
+        super().__init__(name="heard-text")
+        self._output = output
+        self._context = context
+        self._turn_start = 0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Note where each agent turn starts; apply the heard cut on interruption."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._turn_start = len(self._context.get_messages())
+        elif isinstance(frame, InterruptionFrame) and self._output.cut_text:
+            cut, self._output.cut_text = self._output.cut_text, ""
+            messages = self._context.get_messages()
+            last: Any = messages[-1] if len(messages) > self._turn_start else None
+            if isinstance(last, dict) and last.get("role") == "assistant":
+                last["content"] = f"{last.get('content', '')} {cut}".strip()
+            else:
+                self._context.add_message({"role": "assistant", "content": cut})
+            log.info("heard_text_cut", text=cut)
+        await self.push_frame(frame, direction)

@@ -22,3 +22,10 @@ def say_and_hang_up(text: str) -> str:
     response.say(text)
     response.hangup()
     return str(response)
+
+
+def hang_up() -> str:
+    """Return TwiML that ends the call."""
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)

@@ -46,17 +46,17 @@ class TestCallTokens:
     def test_token_redeems_once_for_its_call(self) -> None:
         """A minted token is accepted once, for its own CallSid only."""
         tokens = CallTokens()
-        tok = tokens.mint("CA1")
-        assert not tokens.redeem("CA2", tok)
-        assert tokens.redeem("CA1", tok)
-        assert not tokens.redeem("CA1", tok)
+        tok = tokens.mint("CA1", {"business": "example"})
+        assert tokens.redeem("CA2", tok) is None
+        assert tokens.redeem("CA1", tok) == {"business": "example"}
+        assert tokens.redeem("CA1", tok) is None
 
     def test_wrong_token_is_refused_and_spends_the_real_one(self) -> None:
         """A wrong guess burns the minted token, so guessing cannot be retried."""
         tokens = CallTokens()
         tok = tokens.mint("CA1")
-        assert not tokens.redeem("CA1", "guess")
-        assert not tokens.redeem("CA1", tok)
+        assert tokens.redeem("CA1", "guess") is None
+        assert tokens.redeem("CA1", tok) is None
 
     def test_token_expires_after_ttl(self) -> None:
         """Tokens older than the TTL are refused and dropped."""
@@ -65,4 +65,4 @@ class TestCallTokens:
         tok = tokens.mint("CA1")
         now[0] = 11.0
         assert len(tokens) == 0
-        assert not tokens.redeem("CA1", tok)
+        assert tokens.redeem("CA1", tok) is None

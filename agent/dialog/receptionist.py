@@ -1,0 +1,340 @@
+"""The receptionist in the call: core intents before the model, actions, keypad, silence and time limits."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputDTMFFrame,
+    LLMContextFrame,
+    StartFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.llm_service import FunctionCallParams
+
+from agent.calls.messages import MessageStore
+from agent.dialog.business import Business
+from agent.dialog.hours import WEEKDAYS, describe_day, describe_now, describe_week
+from agent.dialog.router import Action, EndCall, Reply, Router, TakeMessage, Transfer, _next_weekday
+from agent.telephony.control import CallControl
+
+log = structlog.get_logger(__name__)
+STILL_THERE = "Are you still there? How can I help you?"
+TIME_LIMIT = "I'm sorry, we've reached the time limit for this call."
+NUDGE_SECS = 2.0
+
+
+@dataclass
+class Outcome:
+    """How the call ended, for the call log: completed, transferred, message_taken, caller_hung_up."""
+
+    outcome: str = "caller_hung_up"
+    detail: str = ""
+    messages: int = 0
+
+
+@dataclass
+class CallContext:
+    """What the receptionist needs from the call around it."""
+
+    call_sid: str
+    business: Business
+    control: CallControl | None
+    messages: MessageStore
+    dial_action_url: str
+    wait_spoken: Callable[[int], Awaitable[bool]]
+    utterances_started: Callable[[], int]
+    end_call: Callable[[str], Awaitable[None]]
+    stop_grace_s: float = 5.0
+
+
+def last_user_text(frame: LLMContextFrame) -> str:
+    """The most recent caller message in a context, as plain text."""
+    for message in reversed(list(frame.context.get_messages())):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+class Receptionist(FrameProcessor):
+    """Sits between the user aggregator and the LLM; answers what the profile answers, runs actions."""
+
+    def __init__(self, call: CallContext, route_intents: bool) -> None:
+        """`route_intents` routes core intents before the model (the embedded default)."""
+        super().__init__(name="receptionist")
+        self.call = call
+        self.router = Router(call.business)
+        self.route_intents = route_intents
+        self.outcome = Outcome()
+        self._silence_task: asyncio.Task[None] | None = None
+        self._limit_task: asyncio.Task[None] | None = None
+        self._reprompts = 0
+        self._user_speaking = False
+        self._ending = False
+
+    # -- frames -------------------------------------------------------------------------------------
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Route caller turns and keypresses; watch speaking frames for silence."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            minutes = self.call.business.behaviour.max_call_minutes
+            self._limit_task = self.create_task(self._time_limit(minutes * 60), name="call-limit")
+            return
+        if isinstance(frame, (EndFrame, CancelFrame)):
+            await self._cancel_timers()
+            await self.push_frame(frame, direction)
+            return
+        if isinstance(frame, UserStartedSpeakingFrame):
+            self._user_speaking = True
+            self._reprompts = 0
+            await self._cancel_silence()
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._user_speaking = False
+            self._arm_silence()
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            await self._cancel_silence()
+        elif (
+            isinstance(frame, BotStoppedSpeakingFrame)
+            and direction == FrameDirection.UPSTREAM
+            and not self._user_speaking
+        ):
+            self._arm_silence()
+        if isinstance(frame, InputDTMFFrame):
+            await self.push_frame(frame, direction)
+            reply = self.router.handle_key(frame.button.value)
+            log.info("dtmf_routed", digit=frame.button.value, intent=reply and reply.intent)
+            if reply is not None:
+                await self.respond(reply)
+            return
+        if isinstance(frame, LLMContextFrame) and self.route_intents:
+            utterance = last_user_text(frame)
+            reply = self.router.handle(utterance)
+            log.info(
+                "intent", intent=reply.intent, action=type(reply.action).__name__ if reply.action else None
+            )
+            if reply.use_model:
+                await self.push_frame(frame, direction)
+            else:
+                await self.respond(reply)
+            return
+        await self.push_frame(frame, direction)
+
+    async def respond(self, reply: Reply) -> None:
+        """Speak a reply, then carry out its action once the caller has heard it."""
+        before = self.call.utterances_started()
+        log.info(
+            "agent_reply",
+            intent=reply.intent,
+            text=reply.text,
+            action=type(reply.action).__name__ if reply.action else None,
+        )
+        if reply.text:
+            await self.push_frame(TTSSpeakFrame(reply.text))
+        elif reply.nudge:
+            await self._cancel_silence()
+            self._arm_silence(NUDGE_SECS, reply.nudge)
+        if reply.action is not None:
+            self.create_task(self._act(reply.action, before), name="receptionist-action")
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    async def _act(self, action: Action, utterances_before: int) -> None:
+        if isinstance(action, TakeMessage):
+            await self.store_message(action)
+        elif isinstance(action, Transfer):
+            await self.call.wait_spoken(utterances_before)
+            await self.transfer(action.staff.name, action.staff.number)
+        elif isinstance(action, EndCall):
+            await self.call.wait_spoken(utterances_before)
+            await self.hang_up()
+
+    async def store_message(self, m: TakeMessage) -> None:
+        """Store a message with the call and note it in the outcome."""
+        stored = await self.call.messages.add(
+            self.call.call_sid,
+            self.call.business.key,
+            m.recipient,
+            m.caller_name,
+            m.callback_number,
+            m.message,
+            m.urgent,
+        )
+        self.outcome.messages += 1
+        if self.outcome.outcome == "caller_hung_up":
+            self.outcome = Outcome("message_taken", stored.id, self.outcome.messages)
+        log.info("message_taken", message_id=stored.id, recipient=m.recipient, urgent=m.urgent)
+
+    async def transfer(self, staff_name: str, number: str) -> None:
+        """Move the live call to `number`; on failure apologise and offer to take a message."""
+        if self._ending:
+            return
+        control = self.call.control
+        result = (
+            await control.transfer(
+                self.call.call_sid,
+                number,
+                f"{self.call.dial_action_url}&staff={staff_name}",
+                self.call.business.behaviour.transfer_timeout_secs,
+            )
+            if control
+            else None
+        )
+        if result is None or not result.ok:
+            log.warning("transfer_failed", staff=staff_name, code=result and result.code)
+            await self.respond(self.router.resume_after_failed_transfer(staff_name))
+            return
+        self._ending = True
+        self.outcome = Outcome("transferred", staff_name, self.outcome.messages)
+        log.info("call_transferred", staff=staff_name)
+        await asyncio.sleep(self.call.stop_grace_s)  # Twilio's stop normally ends the stream first
+        await self.call.end_call("transferred")
+
+    async def hang_up(self) -> None:
+        """Hang the call up through Twilio, then end our side of the stream."""
+        if self._ending:
+            return
+        self._ending = True
+        if self.outcome.outcome == "caller_hung_up":
+            self.outcome = Outcome("completed", "", self.outcome.messages)
+        if self.call.control is not None:
+            await self.call.control.hang_up(self.call.call_sid)
+        log.info("call_hung_up_by_agent")
+        await self.call.end_call("agent hung up")
+
+    # -- timers -------------------------------------------------------------------------------------
+
+    def _arm_silence(self, secs: float | None = None, nudge: str = "") -> None:
+        if self._silence_task is None and not self._ending:
+            secs = secs or self.call.business.behaviour.silence_reprompt_secs
+            self._silence_task = self.create_task(self._on_silence(secs, nudge), name="silence")
+
+    async def _cancel_silence(self) -> None:
+        task, self._silence_task = self._silence_task, None
+        if task is not None and task is not asyncio.current_task():
+            await self.cancel_task(task)
+
+    async def _cancel_timers(self) -> None:
+        await self._cancel_silence()
+        task, self._limit_task = self._limit_task, None
+        if task is not None:
+            await self.cancel_task(task)
+
+    async def _on_silence(self, secs: float, nudge: str) -> None:
+        await asyncio.sleep(secs)
+        self._silence_task = None
+        if nudge:
+            await self.respond(Reply(nudge, "nudge"))
+            return
+        self._reprompts += 1
+        if self._reprompts > self.call.business.behaviour.silence_max_reprompts:
+            log.info("silence_hang_up", reprompts=self._reprompts - 1)
+            await self.respond(Reply(self.call.business.closing, "silence", EndCall()))
+        else:
+            log.info("silence_reprompt", attempt=self._reprompts)
+            await self.respond(Reply(STILL_THERE, "silence"))
+
+    async def _time_limit(self, secs: float) -> None:
+        await asyncio.sleep(secs)
+        log.info("call_time_limit")
+        await self.respond(Reply(f"{TIME_LIMIT} {self.call.business.closing}", "time_limit", EndCall()))
+
+    # -- tools for an endpoint model -----------------------------------------------------------------
+
+    def tools(self) -> list[FunctionSchema]:
+        """The same actions as function-calling tools, for an OpenAI-compatible model."""
+        b = self.call.business
+        staff_names = [s.name for s in b.staff]
+
+        async def business_hours(params: FunctionCallParams) -> None:
+            day = str(params.arguments.get("day") or "").lower()
+            today = b.now().date()
+            if day in WEEKDAYS:
+                d, label = _next_weekday(today, day)
+                text = describe_day(b.hours, d, label)
+            elif day in ("today", "tomorrow"):
+                offset = 0 if day == "today" else 1
+                text = describe_day(b.hours, today + dt.timedelta(days=offset), day)
+            else:
+                text = f"Regular hours: {describe_week(b.hours)}"
+            await params.result_callback({"hours": text})
+
+        async def open_now(params: FunctionCallParams) -> None:
+            await params.result_callback({"status": describe_now(b.hours, b.now())})
+
+        async def take_message(params: FunctionCallParams) -> None:
+            a = params.arguments
+            await self.store_message(
+                TakeMessage(
+                    str(a.get("caller_name", "")),
+                    str(a.get("callback_number", "")),
+                    str(a.get("message", "")),
+                    bool(a.get("urgent", False)),
+                    str(a.get("recipient") or b.message_recipient),
+                )
+            )
+            await params.result_callback({"stored": True})
+
+        async def transfer_call(params: FunctionCallParams) -> None:
+            staff = b.staff_named(str(params.arguments.get("staff_name", ""))) or b.operator
+            before = self.call.utterances_started()
+            await params.result_callback(
+                {"transferring_to": staff.name, "instruction": "Tell the caller you are connecting them now."}
+            )
+            self.create_task(self._act(Transfer(staff), before), name="receptionist-action")
+
+        async def end_call(params: FunctionCallParams) -> None:
+            before = self.call.utterances_started()
+            await params.result_callback({"instruction": f"Say exactly: {b.closing}"})
+            self.create_task(self._act(EndCall(), before), name="receptionist-action")
+
+        return [
+            FunctionSchema(
+                "business_hours",
+                "Opening hours for a weekday, today or tomorrow, computed "
+                "from the business profile in its time zone.",
+                {"day": {"type": "string", "description": "weekday name, today or tomorrow"}},
+                [],
+                handler=business_hours,
+            ),
+            FunctionSchema("open_now", "Whether the business is open right now.", {}, [], handler=open_now),
+            FunctionSchema(
+                "take_message",
+                "Store a message after confirming the callback number.",
+                {
+                    "caller_name": {"type": "string"},
+                    "callback_number": {"type": "string"},
+                    "message": {"type": "string"},
+                    "urgent": {"type": "boolean"},
+                    "recipient": {"type": "string", "enum": staff_names},
+                },
+                ["caller_name", "callback_number", "message"],
+                handler=take_message,
+            ),
+            FunctionSchema(
+                "transfer_call",
+                "Transfer the caller to a staff member.",
+                {"staff_name": {"type": "string", "enum": staff_names}},
+                ["staff_name"],
+                handler=transfer_call,
+            ),
+            FunctionSchema("end_call", "End the call after saying goodbye.", {}, [], handler=end_call),
+        ]

@@ -1,0 +1,141 @@
+"""The routing core: intents answered from the profile, message taking, keypad, and the text eval."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from agent.dialog.business import Business, load_business
+from agent.dialog.grounding import FALLBACK, make_guard, ungrounded_claims
+from agent.dialog.router import EndCall, Router, TakeMessage, Transfer, extract_digits, say_digits
+from benchmarks.receptionist_eval import CASES, evaluate_text, load_cases
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def business() -> Business:
+    return load_business(REPO / "prompts", "example")
+
+
+def router_at(business: Business, *when: int) -> Router:
+    now = dt.datetime(*when, tzinfo=business.timezone)
+    return Router(business, clock=lambda: now)
+
+
+class TestIntents:
+    def test_hours_for_a_named_day_come_from_the_profile(self, business: Business) -> None:
+        """'What time do you open on Saturday?' gets Saturday's hours, then an offer of more help."""
+        reply = router_at(business, 2026, 11, 27, 10).handle("What time do you open on Saturday?")
+        assert reply.intent == "hours"
+        assert reply.text.startswith("On Saturday, we're open from 9 AM to 1 PM.")
+
+    def test_open_now_uses_the_business_time_zone(self, business: Business) -> None:
+        """Friday 4 PM in Portland is after Friday's 3 PM close: closed, reopening Saturday."""
+        reply = router_at(business, 2026, 11, 27, 16).handle("Are you open right now?")
+        assert "We're closed right now. We open again tomorrow at 9 AM." in reply.text
+
+    def test_unknown_questions_are_not_answered_but_offered_a_person(self, business: Business) -> None:
+        """Something the profile doesn't cover gets an honest don't-know and an offer."""
+        reply = Router(business).handle("Do you validate parking tickets for the mall?")
+        assert reply.intent in {"address", "unknown"}
+        reply = Router(business).handle("Do you sell gift cards?")
+        assert reply.intent == "unknown" and "take a message" in reply.text and reply.action is None
+
+    def test_topic_and_name_pick_the_staff_member(self, business: Business) -> None:
+        """Billing goes to the office manager, a name goes to that person, 'a person' to the operator."""
+        for text, who in [
+            ("I have a question about my invoice, can I talk to someone?", "Maria Lopez"),
+            ("Put me through to Doctor Lee", "Dr. Sam Lee"),
+            ("Can I speak to a human", "Maria Lopez"),
+        ]:
+            action = Router(business).handle(text).action
+            assert isinstance(action, Transfer) and action.staff.name == who, text
+
+    def test_goodbye_after_anything_else_ends_the_call(self, business: Business) -> None:
+        """'No thanks' after 'anything else?' ends the call with the closing line."""
+        router = Router(business)
+        router.handle("Where are you?")
+        reply = router.handle("no thanks")
+        assert isinstance(reply.action, EndCall) and reply.text == business.closing
+
+    def test_statements_without_an_intent_go_to_the_model(self, business: Business) -> None:
+        """Small statements the core doesn't handle are left to the model (behind the guard)."""
+        assert Router(business).handle("I just moved to the area").use_model
+
+
+class TestMessages:
+    def test_message_flow_reads_the_number_back_and_stores_every_field(self, business: Business) -> None:
+        """Name, number (read back and confirmed), message and urgency become one stored message."""
+        r = Router(business)
+        assert "name" in r.handle("I'd like to leave a message for Dr. Lee").text
+        assert "number" in r.handle("Sam Green").text
+        assert r.handle("two oh seven, five five five, oh one four three").text == (
+            "I have 2 0 7, 5 5 5, 0 1 4 3. Is that right?"
+        )
+        assert "tell Dr. Sam Lee" in r.handle("yes").text
+        assert r.handle("My crown came loose, it's urgent").intent == "message_taken"
+
+    def test_a_wrong_number_can_be_corrected(self, business: Business) -> None:
+        """Saying 'no' to the read-back asks again; the corrected number is what gets stored."""
+        r = Router(business)
+        r.handle("take a message please, this is Ann Lee, my number is 555 123 4567")
+        assert "What's the right number" in r.handle("no").text
+        assert "5 5 5, 1 2 3, 9 9 9 9" in r.handle("555 123 9999").text
+        r.handle("yes")
+        r.handle("Call me about my bill")
+        action = r.handle("no").action
+        assert isinstance(action, TakeMessage) and action.callback_number == "5551239999"
+
+    def test_a_number_said_in_groups_is_collected_across_turns(self, business: Business) -> None:
+        """'617' … '555' … '0100' said as separate turns: the agent listens, then reads all ten back."""
+        r = Router(business)
+        r.handle("leave a message please")
+        r.handle("Kim Park")
+        assert r.handle("my number is 617").text == ""
+        assert r.handle("555").text == ""
+        assert r.handle("0100").text == "I have 6 1 7, 5 5 5, 0 1 0 0. Is that right?"
+
+    def test_digits_are_extracted_from_spoken_numbers(self) -> None:
+        """Digits, digit words and 'oh' all become a phone number; short runs are ignored."""
+        assert extract_digits("it's five five five oh one two three four five six") == "5550123456"
+        assert extract_digits("call 617-555-0100 after 5") == "6175550100"
+        assert extract_digits("I have 2 kids") == ""
+        assert say_digits("6175550100") == "6 1 7, 5 5 5, 0 1 0 0"
+
+
+class TestKeypad:
+    def test_keys_follow_the_profile_map(self, business: Business) -> None:
+        """0 reaches the operator, 2 the front desk, 3 starts a message, 9 does nothing."""
+        r = Router(business)
+        zero, two = r.handle_key("0"), r.handle_key("2")
+        assert zero and isinstance(zero.action, Transfer) and zero.action.staff.name == "Maria Lopez"
+        assert two and isinstance(two.action, Transfer) and two.action.staff.name == "Front Desk"
+        three = r.handle_key("3")
+        assert three is not None and "name" in three.text
+        assert r.handle_key("9") is None
+
+
+class TestGrounding:
+    def test_invented_numbers_days_and_promises_are_caught(self, business: Business) -> None:
+        """Numbers, weekdays or bookings the profile doesn't hold are flagged."""
+        facts = business.system_prompt
+        assert ungrounded_claims("We open at 10am on Saturday.", facts) == ["10am"]
+        assert ungrounded_claims("We open at 9 AM on Saturday.", facts) == []
+        assert ungrounded_claims("I've booked you in for a cleaning.", facts) == ["i've booked"]
+        assert ungrounded_claims("A cleaning is $120.", facts) == []
+
+    def test_guard_replaces_ungrounded_replies(self, business: Business) -> None:
+        """The guard passes grounded replies and swaps the rest for an honest fallback."""
+        guard = make_guard(business.system_prompt)
+        assert guard("Happy to help!") == "Happy to help!"
+        assert guard("We close at 9pm.") == FALLBACK
+
+
+def test_text_evaluation_scores_at_least_ninety_percent(business: Business) -> None:
+    """The scripted caller requests (47 cases) are handled correctly at least 90 % of the time."""
+    cases = load_cases(CASES)
+    results = evaluate_text(cases, business)
+    assert len(cases) >= 40
+    passed = [cid for cid, problems in results.items() if not problems]
+    assert len(passed) / len(cases) >= 0.9, {k: v for k, v in results.items() if v}
