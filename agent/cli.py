@@ -12,13 +12,13 @@ from agent.config import ConfigError, Settings, load_settings
 
 
 def _serve(settings: Settings) -> int:
-    from aiohttp import web
-
-    from agent.dialog.business import ProfileError
     from agent.logs import configure_logging
+
+    configure_logging(settings.log_level)  # before pipecat is imported, so its banner is JSON too
+    from agent.dialog.business import ProfileError
+    from agent.runner import run
     from agent.server import create_app
 
-    configure_logging(settings.log_level)
     try:
         app = create_app(settings)
     except ProfileError as exc:
@@ -31,7 +31,7 @@ def _serve(settings: Settings) -> int:
         f"(Twilio webhook: {settings.public_base_url.rstrip('/')}/twilio/voice)",
         file=sys.stderr,
     )
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    asyncio.run(run(app, settings))
     return 0
 
 

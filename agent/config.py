@@ -46,6 +46,15 @@ class Settings:
     token_ttl_seconds: float = 60.0
     twilio_api_base_url: str = ""
     twilio_stop_grace_secs: float = 5.0
+    max_calls: int = 4
+    drain_deadline_secs: float = 960.0
+    fallback_number: str = ""
+    busy_message: str = "Sorry, all our lines are busy right now. Please call back in a few minutes."
+    pod_name: str = ""
+    pod_namespace: str = ""
+    kube_api_url: str = "https://kubernetes.default.svc"
+    kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
     log_level: str = "info"
 
     @property
@@ -101,6 +110,11 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
     for name, env_name in _ENV_NAMES.items():
         if env.get(env_name):
             values[name] = _coerce(name, env[env_name])
+        elif env.get(f"{env_name}_FILE"):  # secrets mounted as files (Docker/Kubernetes secrets)
+            try:
+                values[name] = _coerce(name, Path(env[f"{env_name}_FILE"]).read_text().strip())
+            except OSError as exc:
+                raise ConfigError(f"{env_name}_FILE: cannot read {exc.filename}") from exc
     settings = Settings(**values)
     if not settings.public_base_url.startswith(("http://", "https://")):
         raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")

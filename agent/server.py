@@ -12,6 +12,8 @@ from agent.calls.messages import MessageStore
 from agent.calls.session import DIAL_STATUS_PATH, CallServices, CallSession
 from agent.config import Settings
 from agent.dialog.business import Directory, load_directory
+from agent.kube import DeletionCost
+from agent.metrics import Metrics
 from agent.models import Models, load_models
 from agent.telephony import events
 from agent.telephony.control import CallControl
@@ -23,7 +25,7 @@ from agent.telephony.security import (
     media_stream_url,
     public_url,
 )
-from agent.telephony.twiml import connect_stream, hang_up
+from agent.telephony.twiml import connect_stream, hang_up, refuse
 
 log = structlog.get_logger(__name__)
 POLICY_VIOLATION = 1008
@@ -37,9 +39,28 @@ class AppState:
     directory: Directory
     tokens: CallTokens
     messages: MessageStore
+    metrics: Metrics
     models: Models | None = None
     control: CallControl | None = None
     calls: dict[str, CallSession] = field(default_factory=dict)
+    draining: bool = False
+    deletion_cost: DeletionCost | None = None
+
+    def live_changed(self) -> None:
+        """Publish the live-call count to metrics and to the pod's deletion cost."""
+        self.metrics.live.set(len(self.calls))
+        if self.deletion_cost is not None:
+            self.deletion_cost.set(len(self.calls))
+
+    def unavailable(self) -> str | None:
+        """Why a new call can't be taken now (draining, full, not ready), or None if it can."""
+        if self.draining:
+            return "draining"
+        if self.models is None:
+            return "not ready"
+        if len(self.calls) + len(self.tokens) >= self.settings.max_calls:
+            return "full"
+        return None
 
 
 STATE = web.AppKey("state", AppState)
@@ -72,6 +93,12 @@ async def voice_webhook(request: web.Request) -> web.StreamResponse:
     """Answer Twilio's voice webhook with TwiML that connects the call to our media stream."""
     state = request.app[STATE]
     params = await _signed_form(request)
+    reason = state.unavailable()
+    if reason is not None:
+        state.metrics.refused.labels(reason).inc()
+        log.warning("call_refused", call_sid=params["CallSid"], reason=reason, live_calls=len(state.calls))
+        twiml = refuse(state.settings.busy_message, state.settings.fallback_number)
+        return web.Response(text=twiml, content_type="text/xml")
     business = state.directory.for_called(params.get("To", ""))
     log.info(
         "call_incoming",
@@ -149,6 +176,8 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                 services = CallServices(state.settings, state.models, state.control, state.messages)
                 session = CallSession(event, ws.send_str, ws.close, services, business, data)
                 state.calls[session.call_sid] = session
+                state.live_changed()
+                state.metrics.started.labels(business.key).inc()
                 await session.start()
                 continue
             if isinstance(event, (events.Start, events.Connected)):
@@ -171,13 +200,41 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
         if session is not None:
             # Finish cleanup even if aiohttp cancels this handler as the socket goes away.
             closing = asyncio.ensure_future(session.close(reason))
-            call_sid = session.call_sid
-            closing.add_done_callback(lambda _: state.calls.pop(call_sid, None))
+            closing.add_done_callback(lambda _, s=session: _call_closed(state, s))  # type: ignore[misc]
             await asyncio.shield(closing)
         if not ws.closed:
             await ws.close()
         structlog.contextvars.unbind_contextvars("call_sid")
     return ws
+
+
+def _call_closed(state: AppState, session: CallSession) -> None:
+    state.calls.pop(session.call_sid, None)
+    state.live_changed()
+    m = state.metrics
+    m.ended.labels(session.business.key, session.pipeline.receptionist.outcome.outcome).inc()
+    m.observe_turns(session.business.key, session.pipeline.timing.as_dicts())
+    for seconds in session.pipeline.timing.barge_in_reactions:
+        m.barge_in.labels(session.business.key).observe(seconds)
+
+
+async def readyz(request: web.Request) -> web.StreamResponse:
+    """200 while this process takes new calls; 503 when draining, full or still loading models."""
+    state = request.app[STATE]
+    reason = state.unavailable()
+    body = {
+        "ready": reason is None,
+        "reason": reason,
+        "live_calls": len(state.calls),
+        "max_calls": state.settings.max_calls,
+    }
+    return web.json_response(body, status=200 if reason is None else 503)
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """Prometheus metrics."""
+    body = request.app[STATE].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
@@ -192,6 +249,11 @@ async def _start(app: web.Application) -> None:
     state = app[STATE]
     s = state.settings
     state.control = CallControl(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_base_url)
+    if s.pod_name and s.pod_namespace:
+        state.deletion_cost = DeletionCost(
+            s.kube_api_url, s.pod_namespace, s.pod_name, s.kube_token_file, s.kube_ca_file
+        )
+        await state.deletion_cost.start()
     if state.models is None:
         state.models = await asyncio.to_thread(load_models, s)
 
@@ -202,6 +264,8 @@ async def _close_calls(app: web.Application) -> None:
         await session.close("server shutting down")
     if state.control is not None:
         await state.control.close()
+    if state.deletion_cost is not None:
+        await state.deletion_cost.stop()
 
 
 def create_app(settings: Settings, models: Models | None = None) -> web.Application:
@@ -211,14 +275,17 @@ def create_app(settings: Settings, models: Models | None = None) -> web.Applicat
     app[STATE] = AppState(
         settings=settings,
         directory=directory,
-        tokens=CallTokens(settings.token_ttl_seconds),
+        tokens=CallTokens(settings.twilio_auth_token, settings.token_ttl_seconds),
         messages=MessageStore(settings.data_dir),
+        metrics=Metrics(settings.max_calls),
         models=models,
     )
     app.router.add_post(VOICE_PATH, voice_webhook)
     app.router.add_post(DIAL_STATUS_PATH, dial_status)
     app.router.add_get(MEDIA_PATH, media_stream)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_calls)
     return app

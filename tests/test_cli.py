@@ -111,3 +111,24 @@ def test_simulate_call_refuses_a_non_wav_file(tmp_path: Path) -> None:
     )
     assert sim.returncode == 1
     assert "not a readable WAV file" in sim.stderr
+
+
+def test_serve_refuses_to_start_on_an_invalid_profile(tmp_path: Path) -> None:
+    """An invalid business profile stops `agent serve` with the file, field and problem named."""
+    prompts = tmp_path / "prompts"
+    (prompts / "businesses").mkdir(parents=True)
+    (prompts / "persona.md").write_text("{business_name}\n{profile}")
+    (prompts / "businesses" / "example.yaml").write_text(
+        "name: X\ngreeting: Hi\ntimezone: UTC\nhours: {monday: '9am-5pm'}\n"
+        "staff: [{name: A, number: '+15550000000'}]\n"
+    )
+    env = dict(
+        os.environ,
+        DATA_DIR=str(tmp_path),
+        TWILIO_AUTH_TOKEN="x",
+        PROMPTS_DIR=str(prompts),
+        PORT=str(unused_port()),
+    )
+    proc = subprocess.run([*AGENT, "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "example.yaml: hours.monday: '9am-5pm' is not 'HH:MM-HH:MM'" in proc.stderr

@@ -67,6 +67,7 @@ def build_call_pipeline(
     tts = PiperTTSService(models.piper)
     timing = TurnTimingObserver(settings.vad_stop_secs)
     transport_out.on_first_audio = lambda _u: timing.audio_sent()
+    transport_out.on_clear = timing.cleared
     heard = HeardTextWriter(transport_out, context)
     processors = [transport_in, stt, user_agg, receptionist, llm, tts, transport_out, assistant_agg, heard]
     pipeline = Pipeline(processors)

@@ -13,6 +13,7 @@ from pipecat.frames.frames import (
     TTSAudioRawFrame,
     TTSSpeakFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FramePushed
@@ -59,12 +60,17 @@ class TurnTimingObserver(BaseObserver):
         super().__init__(observe_every_push=False)
         self._vad_stop_secs = vad_stop_secs
         self.turns: list[TurnTiming] = []
+        self.barge_in_reactions: list[float] = []
         self._open: TurnTiming | None = None
+        self._speech_started_at: float | None = None
 
     async def on_push_frame(self, data: FramePushed) -> None:
         """Note the first frame of each stage after the caller stops speaking."""
         frame = data.frame
         now = time.monotonic()
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speech_started_at = now - frame.start_secs
+            return
         if isinstance(frame, VADUserStoppedSpeakingFrame):
             self._open = TurnTiming(turn=len(self.turns), speech_end=now - self._vad_stop_secs, vad_stop=now)
             return
@@ -89,6 +95,12 @@ class TurnTimingObserver(BaseObserver):
         self.turns.append(turn)
         log.info("turn_latency", turn=turn.turn, **turn.split())
         self._open = None
+
+    def cleared(self) -> None:
+        """A barge-in cleared Twilio's buffer: note how long after the caller's speech began."""
+        if self._speech_started_at is not None:
+            self.barge_in_reactions.append(time.monotonic() - self._speech_started_at)
+            log.info("barge_in", reaction_ms=round(self.barge_in_reactions[-1] * 1000, 1))
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """Return every turn's raw times and split, for the call record."""

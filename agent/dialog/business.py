@@ -107,7 +107,7 @@ class Business:
     def vocabulary(self) -> str:
         """Names and terms callers will say, as a prompt that steers speech recognition's spelling."""
         terms = [self.name, *(s.name for s in self.staff), *(s.name for s in self.services)]
-        terms += [k for f in self.faq for k in f.keywords if k[:1].isalpha() and len(k) > 3]
+        terms += [w.strip(".,") for f in self.faq for w in f.answer.split()[1:] if w[:1].isupper()]
         return ", ".join(dict.fromkeys(terms)) + "."
 
     def now(self) -> dt.datetime:

@@ -154,6 +154,7 @@ class TwilioOutput(FrameProcessor):
         self.cut_text = ""
         self.stats = PlaybackStats()
         self.on_first_audio: Callable[[Utterance], None] | None = None
+        self.on_clear: Callable[[], None] | None = None
         self.on_utterance_end: Callable[[Utterance], None] | None = None
 
     @property
@@ -284,6 +285,8 @@ class TwilioOutput(FrameProcessor):
         live = [p for p in self._pending.values() if not p.cleared]
         if live:
             await self._send(events.clear_message(self._stream_sid))
+            if self.on_clear:
+                self.on_clear()
             for pending in live:
                 pending.cleared = True
         for resampler in self._resamplers.values():

@@ -29,3 +29,14 @@ def hang_up() -> str:
     response = VoiceResponse()
     response.hangup()
     return str(response)
+
+
+def refuse(message: str, fallback_number: str = "") -> str:
+    """Return TwiML that politely turns a call away: forward it to a fallback number, or hang up."""
+    response = VoiceResponse()
+    response.say(message)
+    if fallback_number:
+        response.dial(fallback_number)
+    else:
+        response.hangup()
+    return str(response)

@@ -299,3 +299,25 @@ async def test_endpoint_model_transfers_with_a_tool_call(
     tools = {t["function"]["name"] for t in fake.requests[0]["tools"]}
     assert tools == {"business_hours", "open_now", "take_message", "transfer_call", "end_call"}
     assert dialed(twilio[0], result.call_sid) == [DR_LEE]
+
+
+async def test_calls_end_politely_at_the_maximum_length(
+    call_settings: Settings, models: Models, tmp_path: Path, twilio: tuple[FakeTwilio, TestServer]
+) -> None:
+    """At the profile's maximum call length the agent says so, says goodbye and hangs up."""
+    cfg = replace(
+        call_settings, prompts_dir=prompts_with(tmp_path, max_call_minutes=0.15, silence_reprompt_secs=60)
+    )
+    srv = await serve(cfg, models)
+    try:
+        with capture_logs() as logs:
+            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [], reply_timeout_s=30)
+            async with asyncio.timeout(30):
+                while not twilio[0].updates_for(result.call_sid):
+                    await asyncio.sleep(0.1)
+            await wait_idle(srv)
+    finally:
+        await srv.close()
+    reply = next(e for e in logs if e["event"] == "agent_reply")
+    assert reply["intent"] == "time_limit" and "time limit" in reply["text"]
+    assert [u.get("Status") for u in twilio[0].updates_for(result.call_sid)] == ["completed"]

@@ -1,0 +1,68 @@
+"""Prometheus metrics for one server process: live calls, outcomes, refusals and per-stage latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+STAGES = {
+    "voice_to_voice": "server_total_ms",
+    "end_of_turn": "end_of_turn_ms",
+    "speech_to_text": "stt_ms",
+    "llm_first_token": "llm_first_token_ms",
+    "tts_first_audio": "tts_first_audio_ms",
+}
+
+
+@dataclass
+class Metrics:
+    """The server's metrics, in a registry of its own (so several apps can live in one process)."""
+
+    max_calls: int
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        """Create every series."""
+        r = self.registry
+        self.live = Gauge("agent_live_calls", "Calls in progress on this process", registry=r)
+        self.limit = Gauge("agent_max_calls", "Admission limit: most live calls per process", registry=r)
+        self.limit.set(self.max_calls)
+        self.draining = Gauge("agent_draining", "1 while the process drains before exit", registry=r)
+        self.started = Counter("agent_calls_started_total", "Calls answered", ["business"], registry=r)
+        self.ended = Counter(
+            "agent_calls_ended_total", "Calls ended, by outcome", ["business", "outcome"], registry=r
+        )
+        self.refused = Counter(
+            "agent_calls_refused_total", "Calls turned away politely", ["reason"], registry=r
+        )
+        self.stage = {
+            name: Histogram(
+                f"agent_{name}_seconds",
+                f"Per-turn {name.replace('_', ' ')} time",
+                ["business"],
+                buckets=LATENCY_BUCKETS,
+                registry=r,
+            )
+            for name in STAGES
+        }
+        self.barge_in = Histogram(
+            "agent_barge_in_reaction_seconds",
+            "Caller speech detected → clear sent to Twilio",
+            ["business"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def observe_turns(self, business: str, turns: list[dict[str, float | None]]) -> None:
+        """Record each finished turn's stage timings (milliseconds in, seconds out)."""
+        for turn in turns:
+            for name, key in STAGES.items():
+                value = turn.get(key)
+                if value is not None and value >= 0:
+                    self.stage[name].labels(business).observe(value / 1000)
+
+    def render(self) -> bytes:
+        """The metrics in Prometheus' text exposition format."""
+        return bytes(generate_latest(self.registry))

@@ -1,0 +1,121 @@
+"""Deployment files: Dockerfiles linted, compose and Kubernetes manifests validated against schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestServer, unused_port
+
+from agent.kube import ANNOTATION, DeletionCost
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+K8S = REPO / "deploy" / "k8s"
+
+
+def docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def test_dockerfiles_pass_hadolint() -> None:
+    """Both Dockerfiles lint clean (hadolint, with the project's config)."""
+    for name in ("Dockerfile", "Dockerfile.cuda"):
+        proc = subprocess.run(
+            [BIN / "hadolint", "-c", REPO / "deploy/.hadolint.yaml", REPO / "deploy" / name],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_images_run_as_a_non_root_user_with_a_health_check() -> None:
+    """The final stage drops root, exposes 8080, checks /healthz and runs `agent serve`."""
+    for name in ("Dockerfile", "Dockerfile.cuda"):
+        final = (REPO / "deploy" / name).read_text().split("\nFROM ")[-1]
+        assert "USER 10001" in final and "HEALTHCHECK" in final and "/healthz" in final
+        assert 'CMD ["agent", "serve"]' in final and "build-essential" not in final
+
+
+def test_compose_file_matches_the_compose_spec() -> None:
+    """compose.yaml validates against the Compose specification; secrets come from files."""
+    proc = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", REPO / "deploy/compose.yaml"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    compose = docs(REPO / "deploy/compose.yaml")[0]
+    assert set(compose["services"]) == {"agent", "postgres", "llm"}
+    assert all("file" in s for s in compose["secrets"].values())
+    assert "TWILIO_AUTH_TOKEN" not in compose["services"]["agent"]["environment"]
+
+
+def test_core_kubernetes_manifests_validate_strictly() -> None:
+    """Every built-in resource validates against Kubernetes' schemas, unknown fields rejected."""
+    kustomization = docs(K8S / "kustomization.yaml")[0]
+    files = [K8S / f for f in kustomization["resources"]] + [K8S / "secret.example.yaml"]
+    assert all(f.exists() for f in files)
+    core = [f for f in files if f.name not in {"servicemonitor.yaml", "scaledobject.yaml"}]
+    proc = subprocess.run(
+        [BIN / "kubernetes-validate", "--strict", "--quiet", *core], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_deployment_is_built_for_long_calls() -> None:
+    """Grace period above the drain deadline, preStop pause, /readyz readiness, secrets from files."""
+    deploy = docs(K8S / "deployment.yaml")[0]["spec"]["template"]["spec"]
+    config = docs(K8S / "configmap.yaml")[0]["data"]
+    container = deploy["containers"][0]
+    assert deploy["terminationGracePeriodSeconds"] > float(config["DRAIN_DEADLINE_SECS"]) + 10
+    assert container["lifecycle"]["preStop"]["sleep"]["seconds"] >= 5
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    env = {e["name"] for e in container["env"]}
+    assert {"TWILIO_AUTH_TOKEN_FILE", "POD_NAME", "POD_NAMESPACE"} <= env
+
+
+def test_autoscaling_follows_live_calls_and_scales_down_slowly() -> None:
+    """KEDA scales on the live-calls metric (not CPU) with a long scale-down window."""
+    scaled = docs(K8S / "scaledobject.yaml")[0]["spec"]
+    trigger = scaled["triggers"][0]
+    assert trigger["type"] == "prometheus" and "agent_live_calls" in trigger["metadata"]["query"]
+    behavior = scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 600
+    monitor = docs(K8S / "servicemonitor.yaml")[0]
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+async def test_deletion_cost_follows_live_calls(tmp_path: Path) -> None:
+    """The pod's deletion-cost annotation is patched to the live-call count, as a merge patch."""
+    patches: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def patch(request: web.Request) -> web.Response:
+        patches.append((request.path, request.headers["Authorization"], await request.json()))
+        assert request.content_type == "application/merge-patch+json"
+        return web.json_response({"kind": "Pod"})
+
+    app = web.Application()
+    app.router.add_patch("/api/v1/namespaces/{ns}/pods/{pod}", patch)
+    srv = TestServer(app, host="127.0.0.1", port=unused_port())
+    await srv.start_server()
+    token = tmp_path / "token"
+    token.write_text("sa-token\n")
+    cost = DeletionCost(f"http://127.0.0.1:{srv.port}", "phone-agent", "pod-1", token, None)
+    await cost.start()
+    try:
+        cost.set(2)
+        async with asyncio.timeout(5):
+            while not patches or patches[-1][2]["metadata"]["annotations"][ANNOTATION] != "2":
+                await asyncio.sleep(0.02)
+    finally:
+        await cost.stop()
+        await srv.close()
+    assert patches[-1][0] == "/api/v1/namespaces/phone-agent/pods/pod-1"
+    assert patches[-1][1] == "Bearer sa-token"

@@ -1,0 +1,157 @@
+"""Operating the server: readiness, admission control, Prometheus metrics, and draining on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+from aiohttp.test_utils import TestServer, unused_port
+from prometheus_client.parser import text_string_to_metric_families
+
+from agent.config import Settings
+from agent.models import Models
+from agent.server import create_app
+from agent.simulate import place_call
+from tests.conftest import AUTH_TOKEN, REPO
+from tests.test_server import open_stream, post_webhook
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+async def test_admission_limit_refuses_politely_and_readiness_reports_full(
+    settings: Settings, models: Models
+) -> None:
+    """At max_calls the webhook answers TwiML that says the line is busy; /readyz turns 503."""
+    cfg = replace(settings, max_calls=1)
+    srv = TestServer(create_app(cfg, models), host="127.0.0.1", port=cfg.port)
+    await srv.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            assert (await http.get(cfg.public_base_url + "/readyz")).status == 200
+            first = await open_stream(http, cfg, "CA" + "1" * 32)
+            await first.start()
+            await first.next_event("media")
+            ready = await http.get(cfg.public_base_url + "/readyz")
+            assert ready.status == 503 and (await ready.json())["reason"] == "full"
+            refused = await post_webhook(http, cfg, "CA" + "2" * 32)
+            twiml = ET.fromstring(await refused.text())
+            assert twiml.find("Connect") is None
+            assert "lines are busy" in (twiml.findtext("Say") or "")
+            assert twiml.find("Hangup") is not None
+            await first.stop()
+            await asyncio.sleep(0.5)
+            text = await (await http.get(cfg.public_base_url + "/metrics")).text()
+    finally:
+        await srv.close()
+    m = samples(text)
+    assert m[("agent_calls_refused_total", (("reason", "full"),))] == 1
+    assert m[("agent_max_calls", ())] == 1
+
+
+async def test_refusal_forwards_to_the_fallback_number_when_configured(
+    settings: Settings, models: Models
+) -> None:
+    """With a fallback number, a refused call is forwarded there instead of hung up."""
+    cfg = replace(settings, max_calls=0, fallback_number="+15550109999")
+    srv = TestServer(create_app(cfg, models), host="127.0.0.1", port=cfg.port)
+    await srv.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            twiml = ET.fromstring(await (await post_webhook(http, cfg, "CA" + "3" * 32)).text())
+    finally:
+        await srv.close()
+    assert (twiml.findtext("Dial") or "").strip() == "+15550109999"
+
+
+async def test_metrics_move_after_a_call(settings: Settings, models: Models, speech_dir: Path) -> None:
+    """After a call: started/ended counters by business and outcome, and latency histograms."""
+    srv = TestServer(create_app(settings, models), host="127.0.0.1", port=settings.port)
+    await srv.start_server()
+    try:
+        await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "where.wav")])
+        async with asyncio.timeout(10):
+            while True:
+                async with aiohttp.ClientSession() as http:
+                    text = await (await http.get(settings.public_base_url + "/metrics")).text()
+                m = samples(text)
+                if m.get(
+                    ("agent_calls_ended_total", (("business", "example"), ("outcome", "caller_hung_up")))
+                ):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await srv.close()
+    assert m[("agent_calls_started_total", (("business", "example"),))] == 1
+    assert m[("agent_live_calls", ())] == 0
+    assert m[("agent_voice_to_voice_seconds_count", (("business", "example"),))] >= 1
+    assert m[("agent_speech_to_text_seconds_count", (("business", "example"),))] >= 1
+
+
+def test_sigterm_drains_live_calls_refuses_new_ones_then_exits(tmp_path: Path, speech_dir: Path) -> None:
+    """SIGTERM mid-call: readiness turns 503, a new call is refused politely, the live call finishes,
+    then the process exits 0."""
+    port = unused_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "LLM_"))}
+    env.update(
+        PORT=str(port),
+        PUBLIC_BASE_URL=base,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        DATA_DIR=str(tmp_path),
+        PROMPTS_DIR=str(REPO / "prompts"),
+        DRAIN_DEADLINE_SECS="60",
+    )
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "agent", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+
+        async def scenario() -> tuple[object, int, str]:
+            call = asyncio.create_task(place_call(base, AUTH_TOKEN, [str(speech_dir / "where.wav")]))
+            await asyncio.sleep(3.0)  # mid-greeting
+            server.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            async with aiohttp.ClientSession() as http:
+                ready = (await http.get(base + "/readyz")).status
+                settings = Settings(public_base_url=base, port=port, twilio_auth_token=AUTH_TOKEN)
+                refused = await (await post_webhook(http, settings, "CA" + "4" * 32)).text()
+            return await call, ready, refused
+
+        result, ready, refused = asyncio.run(scenario())
+        assert ready == 503
+        assert "lines are busy" in refused and "<Connect" not in refused
+        assert result.turns[0].first_reply_at is not None  # type: ignore[attr-defined]
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+    out = (tmp_path / "server.log").read_text()
+    assert '"draining"' in out and '"stopped"' in out
+    assert out.index('"call_ended"') < out.index('"stopped"')
