@@ -24,8 +24,8 @@ run: setup
 	$(BIN)/agent serve
 
 lint: setup
-	$(BIN)/ruff check agent tests benchmarks
-	$(BIN)/ruff format --check agent tests benchmarks
+	$(BIN)/ruff check agent tests benchmarks deploy
+	$(BIN)/ruff format --check agent tests benchmarks deploy
 
 typecheck: setup
 	$(BIN)/mypy

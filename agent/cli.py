@@ -18,6 +18,9 @@ def _serve(settings: Settings) -> int:
     from agent.dialog.business import ProfileError
     from agent.runner import run
     from agent.server import create_app
+    from agent.tracing import configure_tracing, flush_traces
+
+    configure_tracing(settings)
 
     try:
         app = create_app(settings)
@@ -32,6 +35,7 @@ def _serve(settings: Settings) -> int:
         file=sys.stderr,
     )
     asyncio.run(run(app, settings))
+    flush_traces()
     return 0
 
 

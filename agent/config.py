@@ -32,6 +32,7 @@ class Settings:
     prompts_dir: Path = Path("prompts")
     business: str = "example"
     whisper_model: str = EMBEDDED
+    whisper_detail_model: str = "embedded-base"
     whisper_compute_type: str = "int8"
     whisper_threads: int = 2
     llm_base_url: str = ""
@@ -50,12 +51,19 @@ class Settings:
     drain_deadline_secs: float = 960.0
     fallback_number: str = ""
     busy_message: str = "Sorry, all our lines are busy right now. Please call back in a few minutes."
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = "phone-agent"
     pod_name: str = ""
     pod_namespace: str = ""
     kube_api_url: str = "https://kubernetes.default.svc"
     kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
     kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
     log_level: str = "info"
+
+    @property
+    def tracing(self) -> bool:
+        """Whether spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
+        return bool(self.otel_exporter_otlp_endpoint)
 
     @property
     def uses_endpoint(self) -> bool:

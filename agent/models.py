@@ -25,13 +25,23 @@ class Models:
     whisper: WhisperModel
     piper: PiperVoice
     llm: LocalChatEngine | None
+    whisper_detail: WhisperModel | None = None
     whisper_lock: threading.Lock = field(default_factory=threading.Lock)
+    detail_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def load_models(settings: Settings) -> Models:
     """Load every model the settings call for (blocking: run it in a worker thread)."""
     t0 = time.perf_counter()
-    whisper = load_whisper(settings.whisper_model, settings.whisper_compute_type, settings.whisper_threads)
+    cache = settings.data_dir / "models"
+    whisper = load_whisper(
+        settings.whisper_model, settings.whisper_compute_type, settings.whisper_threads, cache
+    )
+    detail = None
+    if settings.whisper_detail_model:
+        detail = load_whisper(
+            settings.whisper_detail_model, settings.whisper_compute_type, settings.whisper_threads, cache
+        )
     t1 = time.perf_counter()
     piper = load_piper(settings.tts_voice)
     t2 = time.perf_counter()
@@ -44,4 +54,4 @@ def load_models(settings: Settings) -> Models:
         llm_s=round(t3 - t2, 2),
         llm="endpoint" if llm is None else "embedded",
     )
-    return Models(whisper=whisper, piper=piper, llm=llm)
+    return Models(whisper=whisper, piper=piper, llm=llm, whisper_detail=detail)

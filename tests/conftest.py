@@ -33,11 +33,13 @@ def speech_dir(tmp_path_factory: pytest.TempPathFactory, models: Models) -> Path
         "long": "I would like to book a cleaning for next Tuesday morning if you have any time.",
         "bill": "Can I speak to someone about my bill?",
         "bye": "Thanks, bye!",
-        "msg1": "Please take a message for the front desk. "
-        "This is John Smith, my number is 6 1 7, 5 5 5, 0 1 0 0.",
+        "msg0": "Please take a message for the front desk.",
+        "name": "This is John Smith.",
+        "number": "My number is 617 555 0100.",
         "yes": "Yes.",
         "msg2": "I need to move my cleaning to next week.",
         "no": "No.",
+        "chat": "I just moved to the area.",
     }
     for name, text in lines.items():
         with wave.open(str(out / f"{name}.wav"), "wb") as wav:

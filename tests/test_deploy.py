@@ -119,3 +119,22 @@ async def test_deletion_cost_follows_live_calls(tmp_path: Path) -> None:
         await srv.close()
     assert patches[-1][0] == "/api/v1/namespaces/phone-agent/pods/pod-1"
     assert patches[-1][1] == "Bearer sa-token"
+
+
+def test_rendered_manifests_carry_namespace_and_image() -> None:
+    """Rendering the kustomization applies its namespace and image to every resource."""
+    sys.path.insert(0, str(REPO / "deploy"))
+    try:
+        from render import render
+    finally:
+        sys.path.pop(0)
+    rendered = render()
+    kinds = [d["kind"] for d in rendered]
+    assert kinds.count("Deployment") == 1 and "ScaledObject" in kinds
+    for doc in rendered:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == "phone-agent", doc["kind"]
+    deployment = next(d for d in rendered if d["kind"] == "Deployment")
+    assert (
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/example/phone-agent:cpu"
+    )

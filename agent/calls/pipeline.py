@@ -62,7 +62,14 @@ def build_call_pipeline(
     user_agg, assistant_agg = LLMContextAggregatorPair(
         context, user_params=LLMUserAggregatorParams(vad_analyzer=vad, user_turn_strategies=strategies)
     )
-    stt = WhisperSTTService(models.whisper, models.whisper_lock, prompt=business.vocabulary)
+    detail = (models.whisper_detail, models.detail_lock) if models.whisper_detail else None
+    stt = WhisperSTTService(
+        models.whisper,
+        models.whisper_lock,
+        prompt=business.vocabulary,
+        detail=detail,
+        wants_detail=lambda: receptionist.router.expects_details,
+    )
     llm = make_llm_service(settings, models.llm, business)
     tts = PiperTTSService(models.piper)
     timing = TurnTimingObserver(settings.vad_stop_secs)
@@ -81,5 +88,8 @@ def build_call_pipeline(
         observers=[timing],
         idle_timeout_secs=None,
         enable_rtvi=False,
+        enable_tracing=settings.tracing,
+        conversation_id=call.call_sid,
+        additional_span_attributes={"call_sid": call.call_sid, "business": business.key},
     )
     return CallPipeline(worker=worker, context=context, timing=timing, receptionist=receptionist)

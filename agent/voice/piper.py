@@ -11,6 +11,7 @@ import structlog
 from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
+from pipecat.utils.tracing.service_decorators import traced_tts
 from piper import PiperVoice
 
 from agent.config import EMBEDDED
@@ -67,6 +68,7 @@ class PiperTTSService(TTSService):
         """Report time to first audio."""
         return True
 
+    @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Synthesize `text` off the event loop and yield its audio frames as they exist."""
         try:

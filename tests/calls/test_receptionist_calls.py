@@ -135,17 +135,20 @@ async def test_goodbye_plays_the_closing_then_hangs_up(
 async def test_message_taken_over_the_phone_is_stored_with_every_field(
     call_settings: Settings, models: Models, speech_dir: Path
 ) -> None:
-    """A spoken message (name and number in one breath, read back, confirmed) is stored."""
+    """A spoken message (name, number read back and confirmed, text, urgency) is stored in full."""
     srv = await serve(call_settings, models)
     try:
-        result = await place_call(
-            call_settings.public_base_url,
-            AUTH_TOKEN,
-            [str(speech_dir / f"{n}.wav") for n in ("msg1", "yes", "msg2", "no")],
-        )
-        await wait_idle(srv)
+        with capture_logs() as logs:
+            result = await place_call(
+                call_settings.public_base_url,
+                AUTH_TOKEN,
+                [str(speech_dir / f"{n}.wav") for n in ("msg0", "name", "number", "yes", "msg2", "no")],
+            )
+            await wait_idle(srv)
     finally:
         await srv.close()
+    detail = [e["detail_model"] for e in logs if e["event"] == "stt_final"]
+    assert detail[0] is False and any(detail[1:]), detail  # details are heard by the bigger model
     (message,) = MessageStore(call_settings.data_dir).all()
     assert message.call_sid == result.call_sid
     assert (message.caller_name, message.callback_number) == ("John Smith", "6175550100")

@@ -24,3 +24,33 @@ def test_silence_and_line_noise_give_no_words(models: Models) -> None:
     noise = (np.random.default_rng(1).normal(0, 300, 16000 * 2)).astype("<i2").tobytes()
     assert transcribe(models.whisper, silence).text == ""
     assert transcribe(models.whisper, noise).text == ""
+
+
+def test_embedded_base_model_is_assembled_once(tmp_path: Path) -> None:
+    """The two-part base model becomes one loadable folder, and is not rebuilt when present."""
+    from agent.speech.whisper import assemble_embedded_base
+
+    out = assemble_embedded_base(tmp_path)
+    model = out / "model.bin"
+    assert {p.name for p in out.iterdir()} == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
+    stamp = model.stat().st_mtime_ns
+    assert assemble_embedded_base(tmp_path) == out
+    assert model.stat().st_mtime_ns == stamp
+
+
+def test_detail_model_hears_a_phone_number_in_full(models: Models, tmp_path: Path) -> None:
+    """The detail model (Whisper base) transcribes a spoken number with every digit."""
+    import wave
+
+    from agent.dialog.router import extract_digits
+
+    assert models.whisper_detail is not None
+    path = tmp_path / "number.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(models.piper.config.sample_rate)
+        for chunk in models.piper.synthesize("My number is 617 555 0100."):
+            wav.writeframes(chunk.audio_int16_bytes)
+    text = transcribe(models.whisper_detail, ulaw_to_pcm16k(read_wav_as_ulaw(path))).text
+    assert extract_digits(text) == "6175550100", text
