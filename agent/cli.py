@@ -76,11 +76,30 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(t.first_reply_at is not None for t in result.turns) else 2
 
 
+def _say(args: argparse.Namespace, settings: Settings) -> int:
+    import wave
+
+    from agent.voice.piper import load_piper
+
+    voice = load_piper(settings.tts_voice)
+    with wave.open(args.out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(voice.config.sample_rate)
+        for chunk in voice.synthesize(args.text):
+            wav.writeframes(chunk.audio_int16_bytes)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="agent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the webhook, media stream and health endpoints")
+    say = sub.add_parser("say", help="speak a line with the stock voice into a WAV (caller audio for tests)")
+    say.add_argument("text")
+    say.add_argument("-o", "--out", required=True, help="WAV file to write")
     sim = sub.add_parser("simulate-call", help="play Twilio's part of a call against a server")
     sim.add_argument(
         "--wav",
@@ -108,5 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "say":
+        return _say(args, settings)
     args.url = args.url or f"http://{settings.host}:{settings.port}"
     return _simulate(args, settings)

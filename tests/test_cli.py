@@ -132,3 +132,20 @@ def test_serve_refuses_to_start_on_an_invalid_profile(tmp_path: Path) -> None:
     proc = subprocess.run([*AGENT, "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "example.yaml: hours.monday: '9am-5pm' is not 'HH:MM-HH:MM'" in proc.stderr
+
+
+def test_say_writes_caller_audio(tmp_path: Path) -> None:
+    """`agent say` writes a WAV of the line in the stock voice."""
+    import wave
+
+    out = tmp_path / "caller.wav"
+    proc = subprocess.run(
+        [*AGENT, "say", "Where are you located?", "-o", str(out)],
+        env=dict(os.environ, DATA_DIR=str(tmp_path), TWILIO_AUTH_TOKEN="x"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    with wave.open(str(out)) as wav:
+        assert wav.getnframes() / wav.getframerate() > 0.8
