@@ -9,6 +9,7 @@ import secrets
 import time
 import wave
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -358,6 +359,24 @@ async def place_call(
         clears=phone.clears,
         marks_echoed=phone.marks_echoed,
     )
+
+
+def wait_until_ready(url: str, timeout_s: float, alive: Callable[[], bool] | None = None) -> bool:
+    """Poll `url`/healthz until the models are loaded; False on timeout or once `alive()` is false."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            return False
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/healthz", timeout=1) as r:
+                if b'"models_loaded": true' in r.read():
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def write_ulaw_wav(path: str | Path, ulaw: bytes) -> None:

@@ -22,6 +22,7 @@ from agent.dialog.business import Business, load_business
 from agent.dialog.evaluation import Case, Outcome, load_cases, score
 from agent.dialog.hours import describe_now
 from agent.dialog.router import Router
+from benchmarks.report import write_section
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "benchmarks" / "receptionist_cases.yaml"
@@ -180,14 +181,7 @@ def main() -> int:
         lines += table(cases, results, "As audio (Piper caller → μ-law → whole call → fake Twilio REST)")
     lines.append(SECTION_END)
     section = "\n".join(lines) + "\n"
-    out = Path(args.out)
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
-    if SECTION_START in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    out.write_text(text)
+    write_section(Path(args.out), SECTION_START, SECTION_END, section)
     print(section)
     return 0
 

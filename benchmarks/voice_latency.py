@@ -17,10 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import wave
 from pathlib import Path
 from typing import Any
+
+from agent.simulate import wait_until_ready
+from benchmarks.report import write_section
 
 REPO = Path(__file__).resolve().parent.parent
 UTTERANCES = [
@@ -135,17 +137,9 @@ def main() -> int:
             [sys.executable, "-m", "agent", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    if b'"models_loaded": true' in r.read():
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                print(log_path.read_text(), file=sys.stderr)
-                return 1
+        if not wait_until_ready(f"http://127.0.0.1:{port}", 90, lambda: server.poll() is None):
+            print(log_path.read_text(), file=sys.stderr)
+            return 1
             time.sleep(0.2)
         client = asyncio.run(run_calls(f"http://127.0.0.1:{port}", token, wavs, args.turns))
         levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
@@ -220,14 +214,7 @@ def main() -> int:
         lines.append("")
     lines.append(SECTION_END)
     section = "\n".join(lines) + "\n"
-    out = Path(args.out)
-    text = out.read_text() if out.exists() else "# Benchmarks\n\nWritten by `make bench`.\n\n"
-    if SECTION_START in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    out.write_text(text)
+    write_section(Path(args.out), SECTION_START, SECTION_END, section)
     print(section)
     return 0
 

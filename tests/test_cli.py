@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import unused_port
 
+from agent.simulate import wait_until_ready
 from tests.conftest import REPO
 
 AGENT = [sys.executable, "-m", "agent"]
@@ -31,17 +30,8 @@ def test_serve_then_simulate_call_holds_a_two_turn_conversation(tmp_path: Path, 
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen([*AGENT, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    if b'"models_loaded": true' in r.read():
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        up = wait_until_ready(f"http://127.0.0.1:{port}", 60, lambda: server.poll() is None)
+        assert up, (tmp_path / "server.log").read_text()
         token_file = tmp_path / "data" / "dev-auth-token"
         assert token_file.exists() and (token_file.stat().st_mode & 0o777) == 0o600
         out = tmp_path / "heard.wav"

@@ -7,8 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agent.config import Settings
 from agent.models import Models
 from agent.server import create_app
-from agent.simulate import place_call
+from agent.simulate import place_call, wait_until_ready
 from tests.conftest import AUTH_TOKEN, REPO
 from tests.test_server import open_stream, post_webhook
 
@@ -121,16 +119,7 @@ def test_sigterm_drains_live_calls_refuses_new_ones_then_exits(tmp_path: Path, s
         [sys.executable, "-m", "agent", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        assert wait_until_ready(base, 60, lambda: server.poll() is None)
 
         async def scenario() -> tuple[object, int, str]:
             call = asyncio.create_task(place_call(base, AUTH_TOKEN, [str(speech_dir / "where.wav")]))
