@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import time
@@ -253,11 +254,14 @@ async def place_call(
     quiet_s: float = 1.2,
     reply_timeout_s: float = 30.0,
     barge_in_after_s: float | None = None,
+    hold_s: float = 0.0,
 ) -> SimulationResult:
     """Place one simulated call: greeting, then each WAV as a caller turn, then hang up.
 
     With `barge_in_after_s`, the first turn starts that long after the greeting's first audio
-    arrives, talking over the agent, instead of after the greeting has finished playing.
+    arrives, talking over the agent, instead of after the greeting has finished playing. With
+    `hold_s`, the caller stays on the line, silent, that long after the last turn (or until the
+    server ends the call) before hanging up.
     """
     base = (public_base_url or url).rstrip("/")
     call_sid = "CA" + secrets.token_hex(16)
@@ -334,6 +338,9 @@ async def place_call(
 
                     phone.on_media = on_reply
                     await _await_reply_end(phone, turn.last_voiced_sent_at, quiet_s, reply_timeout_s)
+                if hold_s > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(phone.closed.wait(), hold_s)
                 if not phone.closed.is_set():
                     await phone.send(
                         {

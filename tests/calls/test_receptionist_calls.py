@@ -309,12 +309,12 @@ async def test_calls_end_politely_at_the_maximum_length(
 ) -> None:
     """At the profile's maximum call length the agent says so, says goodbye and hangs up."""
     cfg = replace(
-        call_settings, prompts_dir=prompts_with(tmp_path, max_call_minutes=0.15, silence_reprompt_secs=60)
+        call_settings, prompts_dir=prompts_with(tmp_path, max_call_minutes=0.1, silence_reprompt_secs=60)
     )
     srv = await serve(cfg, models)
     try:
         with capture_logs() as logs:
-            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [], reply_timeout_s=30)
+            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [], reply_timeout_s=30, hold_s=40)
             async with asyncio.timeout(30):
                 while not twilio[0].updates_for(result.call_sid):
                     await asyncio.sleep(0.1)
