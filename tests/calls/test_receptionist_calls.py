@@ -245,7 +245,7 @@ async def test_silence_reprompts_then_says_goodbye_and_hangs_up(
     srv = await serve(cfg, models)
     try:
         with capture_logs() as logs:
-            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [], reply_timeout_s=30)
+            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [], reply_timeout_s=30, hold_s=40)
             await wait_idle(srv)
             async with asyncio.timeout(30):
                 while not twilio[0].updates_for(result.call_sid):
