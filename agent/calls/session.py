@@ -133,12 +133,3 @@ class CallSession:
             duration_s=round(time.time() - self.started_at, 2),
             turns=len(self.pipeline.timing.turns),
         )
-
-    def summary(self) -> dict[str, Any]:
-        """Return what the call measured: per-turn latency, what the caller heard, the outcome."""
-        return {
-            "call_sid": self.call_sid,
-            "outcome": self.pipeline.receptionist.outcome.outcome,
-            "turns": self.pipeline.timing.as_dicts(),
-            "utterances": [vars(u) for u in self.output.stats.utterances],
-        }

@@ -157,11 +157,6 @@ class TwilioOutput(FrameProcessor):
         self.on_clear: Callable[[], None] | None = None
         self.on_utterance_end: Callable[[Utterance], None] | None = None
 
-    @property
-    def speaking(self) -> bool:
-        """Whether agent audio is being played to the caller right now."""
-        return self._current is not None
-
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Send audio, honour interruptions, and pass every other frame on."""
         await super().process_frame(frame, direction)
@@ -345,15 +340,6 @@ class TwilioOutput(FrameProcessor):
             await asyncio.sleep(0.02)
         deadline = time.monotonic() + timeout
         while self._current is not None:
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.02)
-        return True
-
-    async def wait_played(self, timeout: float) -> bool:
-        """Wait until every mark sent so far has come back; False if `timeout` passed first."""
-        deadline = time.monotonic() + timeout
-        while any(not p.cleared for p in self._pending.values()):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(0.02)

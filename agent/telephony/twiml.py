@@ -16,14 +16,6 @@ def connect_stream(stream_url: str, parameters: dict[str, str]) -> str:
     return str(response)
 
 
-def say_and_hang_up(text: str) -> str:
-    """Return TwiML that speaks a short sentence and hangs up (used when we cannot take the call)."""
-    response = VoiceResponse()
-    response.say(text)
-    response.hangup()
-    return str(response)
-
-
 def hang_up() -> str:
     """Return TwiML that ends the call."""
     response = VoiceResponse()
