@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -12,6 +11,8 @@ from piper import PiperVoice
 
 from agent.config import Settings
 from agent.dialog.llm import LocalChatEngine, load_local_engine
+from agent.speech.scheduler import DecodeScheduler
+from agent.speech.stt import Engine
 from agent.speech.whisper import load_whisper
 from agent.voice.piper import load_piper
 
@@ -26,8 +27,18 @@ class Models:
     piper: PiperVoice
     llm: LocalChatEngine | None
     whisper_detail: WhisperModel | None = None
-    whisper_lock: threading.Lock = field(default_factory=threading.Lock)
-    detail_lock: threading.Lock = field(default_factory=threading.Lock)
+    whisper_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper"))
+    detail_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper-detail"))
+
+    @property
+    def stt(self) -> Engine:
+        """The streaming model with the decode queue every call shares."""
+        return Engine(self.whisper, self.whisper_queue)
+
+    @property
+    def stt_detail(self) -> Engine | None:
+        """The more accurate model for names and numbers, with its own queue (None if not configured)."""
+        return Engine(self.whisper_detail, self.detail_queue) if self.whisper_detail else None
 
 
 def load_models(settings: Settings) -> Models:

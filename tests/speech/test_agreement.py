@@ -1,0 +1,71 @@
+"""LocalAgreement: words are committed only when two successive passes agree on them."""
+
+from __future__ import annotations
+
+from agent.speech.agreement import LocalAgreement, common_prefix, split_words
+
+
+class TestLocalAgreement:
+    def test_first_pass_commits_nothing(self) -> None:
+        """A single hypothesis has nothing to agree with, so every word stays tentative."""
+        a = LocalAgreement()
+        assert a.insert(["I'd", "like", "a"]) == []
+        assert a.tentative == ["I'd", "like", "a"]
+        assert a.committed == []
+
+    def test_longest_common_prefix_of_two_passes_is_committed(self) -> None:
+        """The words two passes share from the start are committed; the rest stays tentative."""
+        a = LocalAgreement()
+        a.insert(["I'd", "like", "a"])
+        assert a.insert(["I'd", "like", "an", "appointment"]) == ["I'd", "like"]
+        assert a.committed == ["I'd", "like"]
+        assert a.tentative == ["an", "appointment"]
+
+    def test_later_passes_continue_after_the_committed_words(self) -> None:
+        """A pass forced to start with the committed words is compared on its continuation only."""
+        a = LocalAgreement()
+        a.insert(["book", "a"])
+        a.insert(["book", "a", "cleaning"])
+        assert a.insert(["cleaning", "for", "Tuesday"]) == ["cleaning"]
+        assert a.text == "book a cleaning for Tuesday"
+        assert a.committed_text == "book a cleaning"
+
+    def test_case_and_punctuation_do_not_block_agreement(self) -> None:
+        """'Tuesday,' and 'tuesday' agree; the newer spelling is kept."""
+        a = LocalAgreement()
+        a.insert(["next", "Tuesday,"])
+        assert a.insert(["next", "tuesday", "afternoon"]) == ["next", "tuesday"]
+
+    def test_disagreement_commits_nothing_new(self) -> None:
+        """When the newest pass changes its mind about the first word, nothing is committed."""
+        a = LocalAgreement()
+        a.insert(["signature"])
+        assert a.insert(["Cigna", "insurance"]) == []
+        assert a.tentative == ["Cigna", "insurance"]
+
+    def test_complete_returns_every_word_and_resets(self) -> None:
+        """Completing the utterance joins committed words and the final tail, then starts fresh."""
+        a = LocalAgreement()
+        a.insert(["my", "name"])
+        a.insert(["my", "name", "is"])
+        assert a.complete(["is", "John"]) == ["my", "name", "is", "John"]
+        assert a.committed == [] and a.tentative == [] and a.passes == 0
+
+    def test_drop_committed_removes_the_oldest_words(self) -> None:
+        """Trimming the buffer hands back the committed words whose audio is gone."""
+        a = LocalAgreement()
+        a.insert(["one", "two", "three"])
+        a.insert(["one", "two", "three", "four"])
+        assert a.drop_committed(2) == ["one", "two"]
+        assert a.committed == ["three"]
+
+
+def test_common_prefix_counts_shared_leading_words() -> None:
+    """common_prefix stops at the first word that differs."""
+    assert common_prefix(["a", "b", "c"], ["a", "b", "d"]) == 2
+    assert common_prefix([], ["a"]) == 0
+
+
+def test_split_words_splits_on_whitespace() -> None:
+    """A transcript splits into words the way Whisper spaces them."""
+    assert split_words(" Hi, I'd  like ") == ["Hi,", "I'd", "like"]

@@ -1,0 +1,117 @@
+"""The streaming STT service in a pipecat pipeline: partials while the caller speaks, a final soon after."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InterimTranscriptionFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.transcriptions.language import Language
+from structlog.testing import capture_logs
+
+from agent.models import Models
+from agent.simulate import read_wav_as_ulaw, ulaw_to_pcm16k
+from agent.speech.scheduler import DecodeScheduler
+from agent.speech.streaming import Final, StreamParams
+from agent.speech.stt import Engine, WhisperSTTService
+
+FRAME = 320  # 20 ms at 16 kHz
+
+
+def caller_frames(pcm: bytes, stop_secs: float = 0.2) -> list[Frame]:
+    """A caller's utterance as the pipeline delivers it: VAD start, 20 ms audio in real time, VAD stop."""
+    frames: list[Frame] = [VADUserStartedSpeakingFrame(start_secs=0.2, timestamp=time.time())]
+    silence = bytes(int(16000 * stop_secs) * 2)
+    audio = pcm + silence
+    for i in range(0, len(audio), FRAME * 2):
+        frames.append(InputAudioRawFrame(audio=audio[i : i + FRAME * 2], sample_rate=16000, num_channels=1))
+        frames.append(SleepFrame(sleep=0.02))
+    frames.append(VADUserStoppedSpeakingFrame(stop_secs=stop_secs, timestamp=time.time()))
+    frames.append(SleepFrame(sleep=1.5))
+    return frames
+
+
+async def test_partials_arrive_while_speaking_and_the_final_after(models: Models, speech_dir: Path) -> None:
+    """A 4 s utterance yields interim transcripts during speech, then one finalized transcript."""
+    pcm = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "long.wav"))
+    stt = WhisperSTTService(models.stt, vocabulary="Harbor Dental.", params=StreamParams(step_s=0.5))
+    down, _ = await run_test(stt, frames_to_send=caller_frames(pcm))
+    interims = [f for f in down if isinstance(f, InterimTranscriptionFrame)]
+    finals = [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert len(interims) >= 2
+    assert len(finals) == 1 and finals[0].finalized
+    assert "cleaning" in finals[0].text.lower()
+    assert down.index(interims[0]) < down.index(finals[0])
+    result = finals[0].result
+    assert isinstance(result, Final) and result.partials and result.language == "en"
+    assert np.all([len(p) > 0 for p in result.partials])
+
+
+async def test_silence_between_vad_edges_gives_no_transcript(models: Models) -> None:
+    """Line noise the VAD mistook for speech produces no transcription frame."""
+    noise = (np.random.default_rng(3).normal(0, 200, 16000)).astype("<i2").tobytes()
+    stt = WhisperSTTService(models.stt)
+    down, _ = await run_test(stt, frames_to_send=caller_frames(noise))
+    assert not [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert stt.finals and stt.finals[-1].text == ""
+
+
+def espeak_pcm(tmp_path: Path, voice: str, text: str) -> bytes:
+    """Speech from espeak-ng in `voice`, through the 8 kHz μ-law phone path, as the server hears it."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (make setup installs it with apt-get when run as root)")
+    path = tmp_path / f"{voice}.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
+    return ulaw_to_pcm16k(read_wav_as_ulaw(path))
+
+
+async def test_a_spanish_caller_is_identified_and_transcribed_in_spanish(
+    models: Models, tmp_path: Path
+) -> None:
+    """After the first utterance the call's language is Spanish; later finals are Spanish, tagged es."""
+    first = espeak_pcm(tmp_path, "es", "Hola, buenos días. Quisiera hacer una cita, por favor.")
+    second = espeak_pcm(tmp_path, "es", "Necesito cambiar mi cita para el martes.")
+    stt = WhisperSTTService(models.stt, detail=models.stt_detail)
+    down, _ = await run_test(stt, frames_to_send=caller_frames(first) + caller_frames(second))
+    finals = [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert stt.language == "es"
+    assert finals[-1].language == Language.ES
+    assert {"cita", "martes"} & set(finals[-1].text.lower().replace(".", "").split()), finals[-1].text
+
+
+async def test_an_english_caller_stays_english(models: Models, speech_dir: Path) -> None:
+    """An English caller's language is identified as English and every final is tagged en."""
+    pcm = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "long.wav"))
+    stt = WhisperSTTService(models.stt, detail=models.stt_detail)
+    down, _ = await run_test(stt, frames_to_send=caller_frames(pcm) + caller_frames(pcm))
+    finals = [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert stt.language == "en"
+    assert [f.language for f in finals] == [Language.EN, Language.EN]
+
+
+async def test_a_backed_up_decoder_slows_the_call_but_it_still_works_and_says_so(
+    models: Models, speech_dir: Path
+) -> None:
+    """With the shared decoder busy elsewhere, passes wait, `stt_behind` is logged, the final still comes."""
+    scheduler = DecodeScheduler("busy")
+    scheduler.submit(lambda: time.sleep(1.5), final=True)  # another call's work holds the model
+    stt = WhisperSTTService(Engine(models.whisper, scheduler))
+    pcm = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "long.wav"))
+    with capture_logs() as logs:
+        down, _ = await run_test(stt, frames_to_send=caller_frames(pcm))
+    behind = [e for e in logs if e["event"] == "stt_behind"]
+    assert behind and behind[0]["waited_ms"] > 500
+    finals = [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert len(finals) == 1 and "cleaning" in finals[0].text.lower()
