@@ -77,17 +77,9 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _say(args: argparse.Namespace, settings: Settings) -> int:
-    import wave
+    from agent.voice.piper import load_piper, write_wav
 
-    from agent.voice.piper import load_piper
-
-    voice = load_piper(settings.tts_voice)
-    with wave.open(args.out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(voice.config.sample_rate)
-        for chunk in voice.synthesize(args.text):
-            wav.writeframes(chunk.audio_int16_bytes)
+    write_wav(load_piper(settings.tts_voice), args.text, args.out)
     print(f"wrote {args.out}")
     return 0
 

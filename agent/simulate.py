@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import json
 import secrets
@@ -24,6 +25,7 @@ from agent.telephony.security import VOICE_PATH, public_url, sign
 FRAME_MS = 20
 FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
 SILENCE = b"\xff" * FRAME_BYTES
+ECHO_DELAY_FRAMES = 3  # 60 ms from loudspeaker back to microphone and line
 VOICED_RMS = 300.0
 
 
@@ -46,6 +48,13 @@ def read_wav_as_ulaw(path: str | Path) -> bytes:
     resampler = StreamResampler(rate, 8000)
     pcm8 = resampler.process(pcm.tobytes()) + resampler.flush()
     return ulaw_encode(pcm8)
+
+
+def mix_ulaw(a: bytes, b: bytes, gain_b: float) -> bytes:
+    """Mix two μ-law frames, the second scaled by `gain_b`, as a line carrying both would."""
+    x = np.frombuffer(ulaw_decode(a), dtype="<i2").astype(np.float64)
+    y = np.frombuffer(ulaw_decode(b), dtype="<i2").astype(np.float64) * gain_b
+    return ulaw_encode(np.clip(x + y, -32768, 32767).astype("<i2").tobytes())
 
 
 def frame_is_voiced(ulaw: bytes) -> bool:
@@ -107,8 +116,13 @@ class SimulationResult:
 class _Phone:
     """Twilio's media stream side: real-time sender, buffered player, mark echo and clear."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, stream_sid: str) -> None:
+    def __init__(
+        self, ws: aiohttp.ClientWebSocketResponse, stream_sid: str, echo_db: float | None = None
+    ) -> None:
         self.ws = ws
+        # With echo_db, what the phone plays leaks back into its microphone that many dB down, 60 ms later.
+        self.echo_gain = None if echo_db is None else 10 ** (-echo_db / 20)
+        self.echo_line: collections.deque[bytes] = collections.deque(maxlen=ECHO_DELAY_FRAMES)
         self.stream_sid = stream_sid
         self.seq = 0
         self.outgoing: asyncio.Queue[bytes] = asyncio.Queue()
@@ -143,6 +157,8 @@ class _Phone:
             except asyncio.QueueEmpty:
                 frame = SILENCE
             chunk += 1
+            if self.echo_gain is not None and len(self.echo_line) == ECHO_DELAY_FRAMES:
+                frame = mix_ulaw(frame, self.echo_line[0], self.echo_gain)
             await self.send(
                 {
                     "event": "media",
@@ -171,6 +187,7 @@ class _Phone:
                 self.played_out_at = time.monotonic()
             self.played += len(take)
             self.heard += take + b"\xff" * (FRAME_BYTES - len(take))
+            self.echo_line.append(take.ljust(FRAME_BYTES, b"\xff"))
             await self._echo_played_marks()
             tick += 1
             await asyncio.sleep(max(0.0, t0 + tick * FRAME_MS / 1000 - time.monotonic()))
@@ -255,13 +272,15 @@ async def place_call(
     reply_timeout_s: float = 30.0,
     barge_in_after_s: float | None = None,
     hold_s: float = 0.0,
+    echo_db: float | None = None,
 ) -> SimulationResult:
     """Place one simulated call: greeting, then each WAV as a caller turn, then hang up.
 
     With `barge_in_after_s`, the first turn starts that long after the greeting's first audio
     arrives, talking over the agent, instead of after the greeting has finished playing. With
     `hold_s`, the caller stays on the line, silent, that long after the last turn (or until the
-    server ends the call) before hanging up.
+    server ends the call) before hanging up. With `echo_db`, the agent's audio the phone plays comes
+    back in the caller's microphone that many decibels down (a speakerphone without echo cancelling).
     """
     base = (public_base_url or url).rstrip("/")
     call_sid = "CA" + secrets.token_hex(16)
@@ -294,7 +313,7 @@ async def place_call(
         ws_sig = sign(auth_token, stream_url, {})
         async with http.ws_connect(connect_url, headers={"x-twilio-signature": ws_sig}, max_msg_size=0) as ws:
             stream_sid = "MZ" + secrets.token_hex(16)
-            phone = _Phone(ws, stream_sid)
+            phone = _Phone(ws, stream_sid, echo_db)
             await phone.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
             await phone.send(
                 {

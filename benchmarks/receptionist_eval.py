@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import sys
 import tempfile
-import wave
 from collections import defaultdict
 from pathlib import Path
 
@@ -72,20 +71,13 @@ def table(cases: list[Case], results: dict[str, list[str]], title: str) -> list[
 
 def speak_cases(cases: list[Case], out: Path) -> dict[tuple[str, int], Path]:
     """Synthesize every caller line with Piper into 16-bit WAV files."""
-    from agent.voice.piper import load_piper
+    from agent.voice.piper import load_piper, write_wav
 
     voice = load_piper("embedded")
     paths = {}
     for case in cases:
         for i, line in enumerate(case.say):
-            path = out / f"{case.id}-{i}.wav"
-            with wave.open(str(path), "wb") as wav:
-                wav.setnchannels(1)
-                wav.setsampwidth(2)
-                wav.setframerate(voice.config.sample_rate)
-                for chunk in voice.synthesize(line):
-                    wav.writeframes(chunk.audio_int16_bytes)
-            paths[(case.id, i)] = path
+            paths[(case.id, i)] = write_wav(voice, line, out / f"{case.id}-{i}.wav")
     return paths
 
 

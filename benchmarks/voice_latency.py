@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +43,10 @@ def free_port() -> int:
 
 
 def make_speech(out: Path) -> list[Path]:
-    from agent.voice.piper import load_piper
+    from agent.voice.piper import load_piper, write_wav
 
     voice = load_piper("embedded")
-    paths = []
-    for i, text in enumerate(UTTERANCES):
-        path = out / f"caller{i}.wav"
-        with wave.open(str(path), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(voice.config.sample_rate)
-            for chunk in voice.synthesize(text):
-                wav.writeframes(chunk.audio_int16_bytes)
-        paths.append(path)
-    return paths
+    return [write_wav(voice, text, out / f"caller{i}.wav") for i, text in enumerate(UTTERANCES)]
 
 
 def pct(values: list[float], q: float) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from aiohttp.test_utils import TestServer, unused_port
 from agent.config import Settings
 from agent.models import Models, load_models
 from agent.server import create_app
+from agent.voice.piper import write_wav
 
 REPO = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -40,14 +40,10 @@ def speech_dir(tmp_path_factory: pytest.TempPathFactory, models: Models) -> Path
         "msg2": "I need to move my cleaning to next week.",
         "no": "No.",
         "chat": "I just moved to the area.",
+        "okay": "Okay.",
     }
     for name, text in lines.items():
-        with wave.open(str(out / f"{name}.wav"), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(models.piper.config.sample_rate)
-            for chunk in models.piper.synthesize(text):
-                wav.writeframes(chunk.audio_int16_bytes)
+        write_wav(models.piper, text, out / f"{name}.wav")
     return out
 
 

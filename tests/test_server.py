@@ -421,6 +421,44 @@ class TestWholeCall:
         assert played[0]["heard_ms"] < played[0]["sent_ms"]
         assert result.turns[0].first_reply_at is not None
 
+    async def test_own_voice_echoing_back_does_not_interrupt_the_agent(
+        self, settings: Settings, models: Models, speech_dir: Path
+    ) -> None:
+        """The agent's voice returning 15 dB down (no echo cancelling) is not taken for the caller.
+
+        The same call with the echo gate off self-interrupts, which shows the echo is strong enough to.
+        """
+        clears = {}
+        for margin in (10.0, 0.0):
+            cfg = replace(settings, echo_margin_db=margin)
+            srv = TestServer(create_app(cfg, models), host=cfg.host, port=cfg.port)
+            await srv.start_server()
+            try:
+                result = await place_call(
+                    cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "where.wav")], echo_db=15.0
+                )
+            finally:
+                await srv.close()
+            clears[margin] = result.clears
+            if margin:
+                assert rms(bytes(result.turns[0].reply_ulaw)) > 300
+        assert clears[10.0] == 0 and clears[0.0] >= 1, clears
+
+    async def test_caller_barging_in_over_echo_still_interrupts(
+        self, server: TestServer, settings: Settings, speech_dir: Path
+    ) -> None:
+        """With our echo on the line, the caller talking over the agent still clears it at once."""
+        with capture_logs() as logs:
+            result = await place_call(
+                settings.public_base_url,
+                AUTH_TOKEN,
+                [str(speech_dir / "long.wav")],
+                barge_in_after_s=0.8,
+                echo_db=15.0,
+            )
+        assert result.clears >= 1
+        assert [e for e in logs if e["event"] == "barge_in"]
+
     async def test_openai_compatible_endpoint_answers_when_configured(
         self, settings: Settings, models: Models, speech_dir: Path
     ) -> None:

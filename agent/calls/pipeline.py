@@ -17,15 +17,17 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.empty_user_turn import EmptyUserTurnConfig
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from agent.calls.timing import TurnTimingObserver
+from agent.calls.turn_stop import AdaptiveTurnStop
 from agent.config import Settings
 from agent.dialog.business import Business
 from agent.dialog.llm import make_llm_service
-from agent.dialog.receptionist import CallContext, Receptionist
+from agent.dialog.receptionist import EMPTY_TURN_PROMPT, CallContext, Receptionist
 from agent.models import Models
+from agent.speech.endpoint import HangoverParams
 from agent.speech.stt import WhisperSTTService
 from agent.telephony.transport import PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
 from agent.voice.piper import PiperTTSService
@@ -56,11 +58,17 @@ def build_call_pipeline(
     if settings.uses_endpoint:
         context = LLMContext(messages=[system], tools=ToolsSchema(standard_tools=receptionist.tools()))
     vad = SileroVADAnalyzer(params=VADParams(stop_secs=settings.vad_stop_secs))
-    # smart-turn decides at each VAD stop; a turn it judges incomplete ends after this much silence.
-    smart_turn = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=settings.incomplete_turn_secs))
-    strategies = UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=smart_turn)])
+    # smart-turn judges each stretch of speech; with the transcript it picks the silence that ends the turn.
+    smart_turn = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=30.0))
+    hangovers = HangoverParams(incomplete_s=settings.incomplete_turn_secs)
+    strategies = UserTurnStrategies(stop=[AdaptiveTurnStop(smart_turn, hangovers)])
     user_agg, assistant_agg = LLMContextAggregatorPair(
-        context, user_params=LLMUserAggregatorParams(vad_analyzer=vad, user_turn_strategies=strategies)
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=vad,
+            user_turn_strategies=strategies,
+            empty_user_turn=EmptyUserTurnConfig(interrupted_prompt=EMPTY_TURN_PROMPT),
+        ),
     )
     stt = WhisperSTTService(
         models.stt,

@@ -20,6 +20,7 @@ from agent.dialog.receptionist import CallContext
 from agent.models import Models
 from agent.telephony import events
 from agent.telephony.control import CallControl
+from agent.telephony.echo import EchoGate
 from agent.telephony.security import public_url
 from agent.telephony.transport import Send, TwilioInput, TwilioOutput
 
@@ -54,12 +55,12 @@ class CallSession:
         self.call_sid = start.call_sid
         self.stream_sid = start.stream_sid
         self.started_at = time.time()
-        self.input = TwilioInput()
-        self.output = TwilioOutput(send, start.stream_sid)
+        settings = services.settings
+        self.output = TwilioOutput(send, start.stream_sid, echo=EchoGate(settings.echo_margin_db))
+        self.input = TwilioInput(echo=self.output.echo)
         self.business = business
         self.resume = resume or {}
         self._close_socket = close_socket
-        settings = services.settings
         call = CallContext(
             call_sid=start.call_sid,
             business=business,
@@ -72,6 +73,7 @@ class CallSession:
             utterances_started=self.output.utterances_started,
             end_call=self._end_from_agent,
             stop_grace_s=settings.twilio_stop_grace_secs,
+            take_unheard=self.output.take_unheard,
         )
         self.pipeline = build_call_pipeline(
             settings, services.models, business, self.input, self.output, call

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
@@ -26,6 +27,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams
 
 from agent.calls.messages import MessageStore
+from agent.dialog.backchannel import is_backchannel
 from agent.dialog.business import Business
 from agent.dialog.hours import WEEKDAYS, describe_day, describe_now, describe_week
 from agent.dialog.router import Action, EndCall, Reply, Router, TakeMessage, Transfer, _next_weekday
@@ -59,6 +61,11 @@ class CallContext:
     utterances_started: Callable[[], int]
     end_call: Callable[[str], Awaitable[None]]
     stop_grace_s: float = 5.0
+    take_unheard: Callable[[], str] = lambda: ""
+
+
+# The user aggregator adds this for a turn that interrupted the agent but had no words (a cough, noise).
+EMPTY_TURN_PROMPT = "The caller made a sound while you were speaking, but said nothing recognisable."
 
 
 def last_user_text(frame: LLMContextFrame) -> str:
@@ -125,6 +132,12 @@ class Receptionist(FrameProcessor):
             if reply is not None:
                 await self.respond(reply)
             return
+        if (
+            isinstance(frame, LLMContextFrame)
+            and direction == FrameDirection.DOWNSTREAM
+            and await self._resumed(frame)
+        ):
+            return
         if isinstance(frame, LLMContextFrame) and self.route_intents:
             utterance = last_user_text(frame)
             reply = self.router.handle(utterance)
@@ -137,6 +150,25 @@ class Receptionist(FrameProcessor):
                 await self.respond(reply)
             return
         await self.push_frame(frame, direction)
+
+    async def _resumed(self, frame: LLMContextFrame) -> bool:
+        """After a barge-in that was only a backchannel or a cough, say the rest of the cut reply.
+
+        Returns whether the turn was handled that way (the model is not asked).
+        """
+        messages = list(frame.context.get_messages())
+        last: Any = messages[-1] if messages else None
+        empty_turn = isinstance(last, dict) and last.get("content") == EMPTY_TURN_PROMPT
+        if empty_turn:
+            frame.context.set_messages(messages[:-1])
+        unheard = self.call.take_unheard()
+        listening = not empty_turn and bool(unheard) and is_backchannel(last_user_text(frame))
+        if not (empty_turn or listening):
+            return False  # a real request, or "okay" when nothing was cut: the caller's answer
+        log.info("barge_in_not_a_turn", kind="empty" if empty_turn else "backchannel", resumed=bool(unheard))
+        if unheard:
+            await self.push_frame(TTSSpeakFrame(unheard))
+        return True
 
     async def respond(self, reply: Reply) -> None:
         """Speak a reply, then carry out its action once the caller has heard it."""

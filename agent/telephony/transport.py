@@ -34,6 +34,7 @@ from pipecat.transports.base_transport import TransportParams
 
 from agent.telephony import events
 from agent.telephony.codec import StreamResampler, ulaw_decode, ulaw_encode
+from agent.telephony.echo import EchoGate, peak_level, rms
 
 log = structlog.get_logger(__name__)
 
@@ -48,8 +49,11 @@ Send = Callable[[str], Awaitable[None]]
 class TwilioInput(BaseInputTransport):
     """Turns the caller's μ-law 8 kHz media into 16 kHz PCM frames, and keypresses into DTMF frames."""
 
-    def __init__(self) -> None:
-        """Create the input side; audio that arrives before the pipeline starts is held, not lost."""
+    def __init__(self, echo: EchoGate | None = None) -> None:
+        """Create the input side; audio that arrives before the pipeline starts is held, not lost.
+
+        With `echo`, inbound audio judged to be our own voice leaking back is replaced by silence.
+        """
         super().__init__(
             TransportParams(audio_in_enabled=True, audio_in_sample_rate=PIPELINE_IN_RATE),
             name="twilio-in",
@@ -58,6 +62,7 @@ class TwilioInput(BaseInputTransport):
         self._ready = False
         self._early: list[bytes] = []
         self.last_media_at: float | None = None
+        self.echo = echo
 
     async def start(self, frame: StartFrame) -> None:
         """Start the audio task, then release any audio that arrived early."""
@@ -71,7 +76,10 @@ class TwilioInput(BaseInputTransport):
     async def feed_media(self, ulaw: bytes) -> None:
         """Decode and upsample one media payload and push it into the pipeline."""
         self.last_media_at = time.monotonic()
-        pcm = self._resampler.process(ulaw_decode(ulaw))
+        pcm8k = ulaw_decode(ulaw)
+        if self.echo is not None and self.echo.is_echo(rms(pcm8k), self.last_media_at):
+            pcm8k = bytes(len(pcm8k))
+        pcm = self._resampler.process(pcm8k)
         if not self._ready:
             self._early.append(pcm)
             return
@@ -110,6 +118,7 @@ class _Pending:
     utterance: Utterance
     ms: float
     sent_at: float
+    level: float = 0.0
     cleared: bool = False
 
 
@@ -136,7 +145,9 @@ class TwilioOutput(FrameProcessor):
     up to the words heard, for HeardTextWriter to add after the interruption.
     """
 
-    def __init__(self, send: Send, stream_sid: str, mark_every_ms: int = MARK_EVERY_MS) -> None:
+    def __init__(
+        self, send: Send, stream_sid: str, mark_every_ms: int = MARK_EVERY_MS, echo: EchoGate | None = None
+    ) -> None:
         """Send messages with `send` on the stream `stream_sid`."""
         super().__init__(name="twilio-out")
         self._send = send
@@ -152,6 +163,8 @@ class TwilioOutput(FrameProcessor):
         self._held: list[_Held] = []
         self._unlabelled: list[str] = []
         self.cut_text = ""
+        self.unheard_text = ""
+        self.echo = echo or EchoGate()
         self.stats = PlaybackStats()
         self.on_first_audio: Callable[[Utterance], None] | None = None
         self.on_clear: Callable[[], None] | None = None
@@ -202,11 +215,15 @@ class TwilioOutput(FrameProcessor):
         return 1.0 if total == 0 else heard / total
 
     async def _release_heard_part(self) -> None:
-        """On barge-in: pass on text heard in full, keep the piece cut mid-way in `cut_text`."""
+        """On barge-in: pass on text heard in full, keep the piece cut mid-way in `cut_text`.
+
+        What the caller never heard is left in `unheard_text`, so the agent can go on after a backchannel.
+        """
+        unheard: list[str] = []
         for held in self._held:
             if not isinstance(held.frame, TTSTextFrame):
                 continue
-            fraction = self._heard_fraction(held.marks)
+            fraction = self._heard_fraction(held.marks) if not unheard else 0.0
             if fraction >= 0.999:
                 await self.push_frame(held.frame)
                 continue
@@ -214,7 +231,8 @@ class TwilioOutput(FrameProcessor):
             kept = words[: int(len(words) * fraction)]
             if kept:
                 self.cut_text = " ".join(kept) + "—"
-            break
+            unheard.append(" ".join(words[len(kept) :]))
+        self.unheard_text = " ".join(t for t in unheard if t)
         for held in self._held:
             self._forget(held.marks)
         self._forget(self._unlabelled)
@@ -252,7 +270,7 @@ class TwilioOutput(FrameProcessor):
             ms = len(chunk) * 1000 / PHONE_RATE
             await self._send(events.media_message(self._stream_sid, chunk))
             await self._send(events.mark_message(self._stream_sid, name))
-            self._pending[name] = _Pending(utterance, ms, now)
+            self._pending[name] = _Pending(utterance, ms, now, peak_level(ulaw_decode(chunk)))
             self._mark_ms[name] = ms
             self._unlabelled.append(name)
             utterance.sent_ms += ms
@@ -260,6 +278,12 @@ class TwilioOutput(FrameProcessor):
                 utterance.first_audio_sent_at = time.monotonic()
                 if self.on_first_audio:
                     self.on_first_audio(utterance)
+        self._update_echo()
+
+    def _update_echo(self) -> None:
+        """Tell the echo gate how loud the chunk Twilio is playing now is."""
+        playing = next((p.level for p in self._pending.values() if not p.cleared), 0.0)
+        self.echo.now_playing(playing)
 
     async def on_mark(self, name: str) -> None:
         """Account a mark Twilio returned: its audio was heard, or dropped if it had been cleared."""
@@ -271,6 +295,8 @@ class TwilioOutput(FrameProcessor):
             pending.utterance.dropped_ms += pending.ms
         else:
             pending.utterance.heard_ms += pending.ms
+            self.echo.played(time.monotonic(), pending.level)
+        self._update_echo()
         await self._release_heard()
         self._maybe_schedule_stop()
 
@@ -284,6 +310,7 @@ class TwilioOutput(FrameProcessor):
                 self.on_clear()
             for pending in live:
                 pending.cleared = True
+            self._update_echo()
         for resampler in self._resamplers.values():
             resampler.reset()
         if self._current is not None:
@@ -324,6 +351,11 @@ class TwilioOutput(FrameProcessor):
     async def _broadcast(self, frame_type: type[Frame]) -> None:
         await self.push_frame(frame_type(), FrameDirection.DOWNSTREAM)
         await self.push_frame(frame_type(), FrameDirection.UPSTREAM)
+
+    def take_unheard(self) -> str:
+        """Return (and forget) what the last barge-in kept the caller from hearing."""
+        text, self.unheard_text = self.unheard_text, ""
+        return text
 
     def utterances_started(self) -> int:
         """How many stretches of agent speech have started so far."""

@@ -35,6 +35,19 @@ def synthesize_pcm(voice: PiperVoice, text: str) -> Iterator[bytes]:
         yield chunk.audio_int16_bytes
 
 
+def write_wav(voice: PiperVoice, text: str, path: str | Path) -> Path:
+    """Speak `text` into a 16-bit mono WAV file at the voice's rate (blocking) and return its path."""
+    import wave
+
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(voice.config.sample_rate)
+        for pcm in synthesize_pcm(voice, text):
+            wav.writeframes(pcm)
+    return Path(path)
+
+
 async def _in_thread(it: Iterator[bytes]) -> AsyncIterator[bytes]:
     sentinel = object()
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import wave
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import numpy as np
 import pytest
 import yaml
 from aiohttp.test_utils import TestServer, unused_port
@@ -20,7 +22,8 @@ from agent.config import Settings
 from agent.dialog.business import load_business
 from agent.models import Models
 from agent.server import STATE, create_app
-from agent.simulate import place_call
+from agent.simulate import place_call, ulaw_to_pcm16k
+from agent.speech.whisper import transcribe
 from agent.telephony.security import sign
 from tests.conftest import AUTH_TOKEN, REPO
 from tests.fake_openai import FakeChatEndpoint
@@ -282,6 +285,49 @@ async def test_barge_in_keeps_only_what_the_caller_heard_in_the_conversation(
     assert heard.endswith("—")
     assert opening.startswith(heard.rstrip("—").strip())
     assert 0 < len(heard) < len(opening)
+
+
+async def test_a_backchannel_over_the_agent_does_not_stop_its_reply(
+    settings: Settings, models: Models, speech_dir: Path
+) -> None:
+    """'Okay.' said over the greeting cuts it for a moment, then the agent says the rest of it."""
+    srv = await serve(settings, models)
+    try:
+        with capture_logs() as logs:
+            result = await place_call(
+                settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "okay.wav")], barge_in_after_s=1.5
+            )
+            await wait_idle(srv)
+    finally:
+        await srv.close()
+    assert result.clears >= 1
+    handled = [e for e in logs if e["event"] == "barge_in_not_a_turn"]
+    assert handled and handled[0]["kind"] == "backchannel" and handled[0]["resumed"] is True
+    assert not [e for e in logs if e["event"] == "agent_reply"], "the backchannel was answered as a request"
+    rest = transcribe(models.whisper, ulaw_to_pcm16k(bytes(result.turns[0].reply_ulaw))).text.lower()
+    assert "help" in rest and "automated" in rest, rest  # the rest of the opening line, to its end
+    assert "thanks for calling" not in rest, rest  # not started over
+
+
+async def test_a_noise_burst_over_the_agent_does_not_lose_its_reply(
+    settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    """A loud burst of line noise mid-greeting leaves the greeting heard to its end."""
+    burst = tmp_path / "burst.wav"
+    noise = np.random.default_rng(5).normal(0, 8000, 8000 * 3 // 10).clip(-32768, 32767).astype("<i2")
+    with wave.open(str(burst), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(noise.tobytes())
+    srv = await serve(settings, models)
+    try:
+        result = await place_call(settings.public_base_url, AUTH_TOKEN, [str(burst)], barge_in_after_s=1.5)
+        await wait_idle(srv)
+    finally:
+        await srv.close()
+    heard = transcribe(models.whisper, ulaw_to_pcm16k(result.heard_ulaw)).text.lower()
+    assert "help" in heard, heard
 
 
 async def test_endpoint_model_transfers_with_a_tool_call(

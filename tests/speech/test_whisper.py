@@ -40,17 +40,10 @@ def test_embedded_base_model_is_assembled_once(tmp_path: Path) -> None:
 
 def test_detail_model_hears_a_phone_number_in_full(models: Models, tmp_path: Path) -> None:
     """The detail model (Whisper base) transcribes a spoken number with every digit."""
-    import wave
-
     from agent.dialog.router import extract_digits
+    from agent.voice.piper import write_wav
 
     assert models.whisper_detail is not None
-    path = tmp_path / "number.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(models.piper.config.sample_rate)
-        for chunk in models.piper.synthesize("My number is 617 555 0100."):
-            wav.writeframes(chunk.audio_int16_bytes)
+    path = write_wav(models.piper, "My number is 617 555 0100.", tmp_path / "number.wav")
     text = transcribe(models.whisper_detail, ulaw_to_pcm16k(read_wav_as_ulaw(path))).text
     assert extract_digits(text) == "6175550100", text

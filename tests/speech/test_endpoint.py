@@ -1,0 +1,53 @@
+"""End-of-turn hangover: the words so far and smart-turn's verdict decide how long silence must last."""
+
+from __future__ import annotations
+
+from agent.speech.endpoint import HangoverParams, hangover, is_continuing, trailing_digits
+
+P = HangoverParams(complete_s=0.0, question_s=0.15, incomplete_s=1.0, continuing_s=2.0)
+
+
+class TestHangover:
+    def test_a_complete_question_ends_fast_even_if_smart_turn_is_unsure(self) -> None:
+        """'What time do you close?' ends after a short silence whatever smart-turn thought."""
+        assert hangover("What time do you close on Saturday?", False, P).seconds == 0.15
+
+    def test_smart_turn_complete_ends_at_once(self) -> None:
+        """A statement smart-turn judged complete ends as soon as its transcript is in."""
+        decision = hangover("I'd like to book a cleaning.", True, P)
+        assert decision.seconds == 0.0 and decision.reason == "smart_turn_complete"
+
+    def test_smart_turn_incomplete_waits_the_incomplete_hangover(self) -> None:
+        """A statement smart-turn judged unfinished waits the configured incomplete silence."""
+        assert hangover("I'd like to book a cleaning", False, P).seconds == 1.0
+
+    def test_a_part_read_phone_number_waits_longest_even_if_smart_turn_says_complete(self) -> None:
+        """'my number is five five five' is going on: the caller is reading digits."""
+        decision = hangover("My number is five five five.", True, P)
+        assert decision.seconds == 2.0 and decision.reason.startswith("partial_number")
+
+    def test_a_full_phone_number_is_not_held(self) -> None:
+        """Ten digits read out is a whole number: no extra wait."""
+        assert hangover("My number is 617 555 0100.", True, P).seconds == 0.0
+
+    def test_a_hanging_word_waits_longest(self) -> None:
+        """A turn ending on 'and' or 'my name is' is not over."""
+        assert hangover("I need to cancel and", True, P).reason == "hanging_word:and"
+        assert hangover("Hi, my name is", True, P).seconds == 2.0
+
+    def test_no_words_waits_the_incomplete_hangover(self) -> None:
+        """Without a transcript there is nothing to answer yet."""
+        assert hangover("", True, P).reason == "no_words"
+
+
+def test_trailing_digits_count_digit_words_and_numerals() -> None:
+    """Digits at the end are counted whether Whisper wrote them as numerals or words."""
+    assert trailing_digits("my number is five five five, oh one") == 5
+    assert trailing_digits("call 617-555") == 6
+    assert trailing_digits("no numbers here") == 0
+
+
+def test_trailing_comma_means_continuing() -> None:
+    """Whisper's trailing comma marks an unfinished clause."""
+    assert is_continuing("So I was wondering,") == "trailing_comma"
+    assert is_continuing("Thanks, bye.") is None
