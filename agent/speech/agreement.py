@@ -39,32 +39,36 @@ def common_prefix(a: list[str], b: list[str]) -> int:
 class LocalAgreement:
     """Holds the committed words of one utterance and the tentative tail of the latest hypothesis.
 
-    Each hypothesis passed to `insert` continues the committed words (the decoder is forced to start
-    with them), so agreement is checked on the continuation only.
+    Each hypothesis passed to `insert` is a fresh decode of the whole utterance buffer; words are
+    committed once two passes in a row agree on them and they extend what is already committed.
+    Committed words are never taken back (the final transcript comes from its own pass).
     """
 
     committed: list[str] = field(default_factory=list)
     tentative: list[str] = field(default_factory=list)
     passes: int = 0
+    _last: list[str] = field(default_factory=list)
 
     def insert(self, hypothesis: list[str]) -> list[str]:
-        """Take the continuation a new pass produced; commit and return what it shares with the last one."""
+        """Take a new pass's words for the whole buffer; commit and return what it newly agrees on."""
         self.passes += 1
-        n = common_prefix(self.tentative, hypothesis) if self.passes > 1 else 0
-        agreed = hypothesis[:n]
-        self.committed.extend(agreed)
-        self.tentative = hypothesis[n:]
-        return agreed
+        agreed = common_prefix(self._last, hypothesis) if self.passes > 1 else 0
+        self._last = hypothesis
+        done = len(self.committed)
+        consistent = common_prefix(self.committed, hypothesis) == done
+        newly = hypothesis[done:agreed] if consistent and agreed > done else []
+        self.committed.extend(newly)
+        self.tentative = hypothesis[len(self.committed) :]
+        return newly
 
-    def complete(self, tail: list[str]) -> list[str]:
-        """Close the utterance with the final pass's continuation and return every word of it."""
-        words = [*self.committed, *tail]
-        self.committed, self.tentative, self.passes = [], [], 0
-        return words
+    def complete(self) -> None:
+        """Forget the utterance: its final transcript has been settled."""
+        self.committed, self.tentative, self.passes, self._last = [], [], 0, []
 
     def drop_committed(self, count: int) -> list[str]:
         """Forget the first `count` committed words (their audio was trimmed) and return them."""
         gone, self.committed = self.committed[:count], self.committed[count:]
+        self._last = self._last[count:]
         return gone
 
     @property

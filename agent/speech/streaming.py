@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.speech.agreement import LocalAgreement, split_words
-from agent.speech.decoder import SAMPLE_RATE, AlignedWord, Pass
+from agent.speech.decoder import SAMPLE_RATE, AlignedWord, Pass, collapse_repeats
 from agent.speech.whisper import guard
 
 
@@ -27,11 +27,11 @@ class StreamParams:
 
 @dataclass(frozen=True)
 class PassRequest:
-    """A pass to run: the audio, the prompt, the forced prefix, and where it ends in the stream."""
+    """A pass to run: the audio, its prompt, the words committed so far, and where it ends in the stream."""
 
     audio: np.ndarray
     prompt: str | None
-    prefix: str
+    committed: str
     final: bool
     utterance: int
     end_sample: int
@@ -126,7 +126,7 @@ class UtteranceStream:
         return PassRequest(
             audio=self._buffer.copy(),
             prompt=self._prompt(utterance),
-            prefix=utterance.agreement.committed_text,
+            committed=utterance.agreement.committed_text,
             final=final,
             utterance=utterance.number,
             end_sample=self._total,
@@ -153,9 +153,9 @@ class UtteranceStream:
             u.agreement.tentative = []
             return None
         agreed = u.agreement.insert(split_words(result.text))
-        prefix = split_words(request.prefix)
-        if aligned and prefix and u.agreement.committed[: len(prefix)] == prefix:
-            self._trim(u, request, len(prefix), aligned[-1].end)
+        committed = split_words(request.committed)
+        if aligned and committed and u.agreement.committed[: len(committed)] == committed:
+            self._trim(u, request, len(committed), aligned[-1].end)
         partial = Partial(
             committed=" ".join([*u.trimmed, *u.agreement.committed]),
             tentative=" ".join(u.agreement.tentative),
@@ -165,7 +165,7 @@ class UtteranceStream:
         return partial
 
     def _trim(self, u: _Utterance, request: PassRequest, words: int, end_s: float) -> None:
-        """Cut the buffer where the request's committed prefix ended; those words leave the prefix."""
+        """Cut the buffer where the request's committed words ended; they leave the buffer's transcript."""
         cut = int(end_s * SAMPLE_RATE)
         if cut <= 0 or cut >= len(request.audio):
             return
@@ -191,13 +191,12 @@ class UtteranceStream:
         return request.end_sample >= speech_end_sample
 
     def finish(self, request: PassRequest, result: Pass) -> Final:
-        """Settle a closed utterance from its final pass: its forced prefix plus its continuation."""
+        """Settle a closed utterance from its final pass over the buffer (after any trimmed words)."""
         u = self._closing.pop(request.utterance, None) or _Utterance(request.utterance)
         rejected = guard(result.text, result.no_speech_prob, result.avg_logprob, result.compression_ratio)
-        tail = [] if rejected else split_words(result.text)
-        u.agreement.complete([])
-        words = [*u.trimmed, *split_words(request.prefix), *tail]
-        text = " ".join(words)
+        heard = [] if rejected else split_words(result.text)
+        u.agreement.complete()
+        text = collapse_repeats(" ".join([*u.trimmed, *heard]))
         if text and rejected is None:
             rejected = guard(text, result.no_speech_prob, result.avg_logprob, result.compression_ratio)
             if rejected:

@@ -53,10 +53,8 @@ class PassResult:
 
 def run_pass(model: WhisperModel, request: PassRequest) -> PassResult:
     """Decode one pass request (blocking): the worker thread's whole job."""
-    decoded = decoder.decode(
-        model, request.audio, prompt=request.prompt, prefix=request.prefix, language=request.language
-    )
-    aligned = decoder.align(model, request.audio, request.prefix) if request.align else None
+    decoded = decoder.decode(model, request.audio, prompt=request.prompt, language=request.language)
+    aligned = decoder.align(model, request.audio, request.committed) if request.align else None
     return PassResult(decoded, aligned)
 
 
@@ -179,7 +177,7 @@ class WhisperSTTService(STTService):
             engine = self._engine
             if detail and self._detail is not None:
                 language = self.language if foreign else None
-                engine, request = self._detail, replace(request, prefix="", language=language)
+                engine, request = self._detail, replace(request, language=language)
             done = await self._decode(engine, request)
         if done is None:
             return

@@ -21,14 +21,22 @@ class TestLocalAgreement:
         assert a.committed == ["I'd", "like"]
         assert a.tentative == ["an", "appointment"]
 
-    def test_later_passes_continue_after_the_committed_words(self) -> None:
-        """A pass forced to start with the committed words is compared on its continuation only."""
+    def test_commitment_grows_as_later_passes_agree_further(self) -> None:
+        """Each pass re-decodes the whole buffer; words newly shared with the previous pass are committed."""
         a = LocalAgreement()
         a.insert(["book", "a"])
-        a.insert(["book", "a", "cleaning"])
-        assert a.insert(["cleaning", "for", "Tuesday"]) == ["cleaning"]
+        assert a.insert(["book", "a", "cleaning"]) == ["book", "a"]
+        assert a.insert(["book", "a", "cleaning", "for", "Tuesday"]) == ["cleaning"]
         assert a.text == "book a cleaning for Tuesday"
         assert a.committed_text == "book a cleaning"
+
+    def test_committed_words_are_never_taken_back(self) -> None:
+        """A later pass that rewrites committed words commits nothing more and retracts nothing."""
+        a = LocalAgreement()
+        a.insert(["my", "name", "is"])
+        a.insert(["my", "name", "is", "John"])
+        assert a.insert(["I", "name", "is", "John"]) == []
+        assert a.committed == ["my", "name", "is"]
 
     def test_case_and_punctuation_do_not_block_agreement(self) -> None:
         """'Tuesday,' and 'tuesday' agree; the newer spelling is kept."""
@@ -43,13 +51,14 @@ class TestLocalAgreement:
         assert a.insert(["Cigna", "insurance"]) == []
         assert a.tentative == ["Cigna", "insurance"]
 
-    def test_complete_returns_every_word_and_resets(self) -> None:
-        """Completing the utterance joins committed words and the final tail, then starts fresh."""
+    def test_complete_resets(self) -> None:
+        """Completing the utterance forgets its words, so the next one starts fresh."""
         a = LocalAgreement()
         a.insert(["my", "name"])
         a.insert(["my", "name", "is"])
-        assert a.complete(["is", "John"]) == ["my", "name", "is", "John"]
+        a.complete()
         assert a.committed == [] and a.tentative == [] and a.passes == 0
+        assert a.insert(["my", "name"]) == []
 
     def test_drop_committed_removes_the_oldest_words(self) -> None:
         """Trimming the buffer hands back the committed words whose audio is gone."""
@@ -58,6 +67,7 @@ class TestLocalAgreement:
         a.insert(["one", "two", "three", "four"])
         assert a.drop_committed(2) == ["one", "two"]
         assert a.committed == ["three"]
+        assert a.insert(["three", "four", "five"]) == ["four"]
 
 
 def test_common_prefix_counts_shared_leading_words() -> None:

@@ -43,12 +43,12 @@ class TestCadence:
 
 class TestPartialsAndFinals:
     def test_partials_commit_what_two_passes_agree_on(self) -> None:
-        """The second pass commits the shared words and the forced prefix grows with them."""
+        """The second pass commits the shared words; later requests carry them for trimming."""
         stream = UtteranceStream(StreamParams(step_s=0.5), vocabulary="Harbor Dental.")
         stream.open()
         stream.feed(seconds(0.6))
         first = stream.next_pass()
-        assert first is not None and first.prefix == "" and first.prompt == "Harbor Dental."
+        assert first is not None and first.committed == "" and first.prompt == "Harbor Dental."
         assert stream.apply(first, decoded("I'd like a")) is not None
         stream.feed(seconds(0.6))
         second = stream.next_pass()
@@ -58,10 +58,10 @@ class TestPartialsAndFinals:
         assert partial.committed == "I'd like" and partial.tentative == "an appointment"
         stream.feed(seconds(0.6))
         third = stream.next_pass()
-        assert third is not None and third.prefix == "I'd like"
+        assert third is not None and third.committed == "I'd like"
 
-    def test_final_is_forced_prefix_plus_continuation(self) -> None:
-        """The final transcript is the committed words plus what the final pass adds after them."""
+    def test_final_is_the_final_pass_over_the_whole_utterance(self) -> None:
+        """The final transcript is the last pass's words; partials show how it got there."""
         stream = UtteranceStream(StreamParams(step_s=0.5))
         stream.open()
         stream.feed(seconds(0.6))
@@ -73,11 +73,25 @@ class TestPartialsAndFinals:
         assert r2 is not None
         stream.apply(r2, decoded("I'd like to book"))
         closing = stream.close()
-        assert closing is not None and closing.final and closing.prefix == "I'd like"
-        final = stream.finish(closing, decoded("to book a cleaning."))
+        assert closing is not None and closing.final and closing.committed == "I'd like"
+        final = stream.finish(closing, decoded("I'd like to book a cleaning."))
         assert final.text == "I'd like to book a cleaning."
         assert final.partials == ("I'd like", "I'd like to book")
         assert not stream.speaking
+
+    def test_a_final_pass_that_repeats_its_sentence_keeps_it_once(self) -> None:
+        """A decoding loop in the final pass ('Do you take…? Do you take…?') is collapsed."""
+        stream = UtteranceStream(StreamParams(step_s=0.5))
+        stream.open()
+        for text in ("Do you take", "Do you take signatures?"):
+            stream.feed(seconds(0.6))
+            request = stream.next_pass()
+            assert request is not None
+            stream.apply(request, decoded(text))
+        closing = stream.close()
+        assert closing is not None
+        final = stream.finish(closing, decoded("Do you take signatures? Do you take signatures?"))
+        assert final.text == "Do you take signatures?"
 
     def test_final_after_close_is_prompted_with_earlier_utterances(self) -> None:
         """The next utterance's passes are prompted with what the caller said before."""
@@ -156,15 +170,17 @@ class TestTrimming:
         stream.apply(r2, decoded("one two three"))
         stream.feed(seconds(1.0))
         r3 = stream.next_pass()
-        assert r3 is not None and r3.align and r3.prefix == "one two"
-        partial = stream.apply(r3, decoded("three four"), [AlignedWord("one", 0.5), AlignedWord("two", 1.0)])
+        assert r3 is not None and r3.align and r3.committed == "one two"
+        aligned = [AlignedWord("one", 0.5), AlignedWord("two", 1.0)]
+        partial = stream.apply(r3, decoded("one two three four"), aligned)
         assert partial is not None and partial.committed == "one two three"
         stream.feed(seconds(0.5))
         r4 = stream.next_pass()
         assert r4 is not None
-        assert r4.prefix == "three"
+        assert r4.committed == "three"
         assert len(r4.audio) == int(2.5 * SAMPLE_RATE)
         assert r4.prompt == "one two"
+        assert stream.apply(r4, decoded("three four five")) is not None
         closing = stream.close()
         assert closing is not None
-        assert stream.finish(closing, decoded("four five")).text == "one two three four five"
+        assert stream.finish(closing, decoded("three four five")).text == "one two three four five"

@@ -115,3 +115,20 @@ async def test_a_backed_up_decoder_slows_the_call_but_it_still_works_and_says_so
     assert behind and behind[0]["waited_ms"] > 500
     finals = [f for f in down if isinstance(f, TranscriptionFrame)]
     assert len(finals) == 1 and "cleaning" in finals[0].text.lower()
+
+
+def hold_music(seconds: float = 3.0) -> bytes:
+    """A few bars of a synthetic melody with harmonics, as 16 kHz 16-bit PCM."""
+    notes = [262, 330, 392, 523, 392, 330]
+    per = int(16000 * seconds / len(notes))
+    t = np.arange(per) / 16000
+    bars = [sum(np.sin(2 * np.pi * f * k * t) / k for k in (1, 2, 3)) * np.exp(-3 * t) * 6000 for f in notes]
+    return np.concatenate(bars).astype("<i2").tobytes()
+
+
+async def test_hold_music_the_vad_let_through_gives_no_words(models: Models) -> None:
+    """Music mistaken for speech by the VAD produces no transcription frame."""
+    stt = WhisperSTTService(models.stt, vocabulary="Harbor Dental.")
+    down, _ = await run_test(stt, frames_to_send=caller_frames(hold_music()))
+    assert not [f for f in down if isinstance(f, TranscriptionFrame)], stt.finals
+    assert stt.finals and stt.finals[-1].text == ""
