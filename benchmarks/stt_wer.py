@@ -217,8 +217,12 @@ def section(
         f"- Set: {len({c.utterance.key for c in clips})} receptionist caller lines × {len(VOICES)} synthetic "
         f"voices = {len(clips)} clips, mean {audio_s:.1f} s; each through 8 kHz μ-law and back to 16 kHz in "
         "20 ms frames as the server's input does (`benchmarks/phoneband.py`, `agent/speech/phoneband.py`).",
-        "- Decoding: `agent.speech.whisper.transcribe` as the server runs it (int8, 2 threads, greedy), "
-        + ("with the business vocabulary as prompt." if prompt else "without a prompt."),
+        "- Decoding (int8, 2 threads, greedy), "
+        + ("with the business vocabulary as prompt: " if prompt else "without a prompt: ")
+        + "'one 30 s-window decode' rows are `agent.speech.whisper.transcribe` (faster-whisper's own path, "
+        "as a segmented service runs it); the 'streaming' row is the server's streaming path run offline "
+        "(`stream_offline`: a pass every 0.5 s of audio, then the final pass over the utterance, each over "
+        "the audio plus 1 s); its decode time is all passes of a clip added up.",
         "- Scoring: `agent.speech.wer` (lower-case, no punctuation, every number as one digit word per "
         "digit, so '617-555-0134' and 'six one seven five five five oh one three four' agree). WER pools all "
         "errors over all reference words. *Numbers exact*: clips whose reference holds digits and whose "

@@ -170,7 +170,8 @@ def main() -> int:
         f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Machine: {machine()}",
         f"- Commit: {commit}",
-        "- Stack: Whisper tiny.en int8 (segmented), Silero VAD + smart-turn v3, SmolLM2-135M Q4_1 "
+        "- Stack: Whisper tiny.en int8 (streaming, LocalAgreement), Silero VAD + smart-turn v3 with the "
+        "adaptive hangover, SmolLM2-135M Q4_1 "
         "(llama.cpp), Piper joe-medium; `agent serve` in its own process, `simulate-call` client.",
         f"- Turns: {len(v2v)} answered, {missing} unanswered, over {calls} calls.",
         "- Voice-to-voice: caller's last voiced 20 ms frame sent → first reply media received.",
