@@ -63,6 +63,7 @@ class Final:
     audio_seconds: float
     partials: tuple[str, ...]
     rejected: str | None = None
+    trimmed_words: int = 0  # words whose audio was cut from the buffer while the caller spoke
 
 
 @dataclass
@@ -209,4 +210,5 @@ class UtteranceStream:
             audio_seconds=len(request.audio) / SAMPLE_RATE,
             partials=tuple(u.partials),
             rejected=rejected,
+            trimmed_words=len(u.trimmed),
         )

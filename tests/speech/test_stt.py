@@ -26,6 +26,7 @@ from agent.simulate import read_wav_as_ulaw, ulaw_to_pcm16k
 from agent.speech.scheduler import DecodeScheduler
 from agent.speech.streaming import Final, StreamParams
 from agent.speech.stt import Engine, WhisperSTTService
+from agent.voice.piper import write_wav
 
 FRAME = 320  # 20 ms at 16 kHz
 
@@ -132,3 +133,23 @@ async def test_hold_music_the_vad_let_through_gives_no_words(models: Models) -> 
     down, _ = await run_test(stt, frames_to_send=caller_frames(hold_music()))
     assert not [f for f in down if isinstance(f, TranscriptionFrame)], stt.finals
     assert stt.finals and stt.finals[-1].text == ""
+
+
+async def test_a_long_utterance_is_trimmed_and_still_transcribed_in_full(
+    models: Models, tmp_path: Path
+) -> None:
+    """Past `trim_s` the buffer is cut at committed words; the final still has the first and last words."""
+    text = (
+        "Hi, this is Daniel Brooks. I had a cleaning last month and I still have some pain on the left side, "
+        "so I would like to come in again next Thursday afternoon if the doctor has any time available."
+    )
+    pcm = ulaw_to_pcm16k(read_wav_as_ulaw(write_wav(models.piper, text, tmp_path / "long.wav")))
+    assert len(pcm) / 32000 > 9
+    stt = WhisperSTTService(models.stt, params=StreamParams(step_s=0.5, trim_s=5.0))
+    down, _ = await run_test(stt, frames_to_send=caller_frames(pcm))
+    finals = [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert len(finals) == 1
+    result = finals[0].result
+    assert isinstance(result, Final) and result.trimmed_words > 0
+    words = finals[0].text.lower()
+    assert "daniel" in words and "thursday" in words, words
