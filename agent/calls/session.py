@@ -134,4 +134,5 @@ class CallSession:
             messages=outcome.messages,
             duration_s=round(time.time() - self.started_at, 2),
             turns=len(self.pipeline.timing.turns),
+            echo_frames_gated=self.output.echo.gated_frames,
         )

@@ -187,10 +187,6 @@ class UtteranceStream:
         self._buffer_start = self._total
         return request
 
-    def covers_speech(self, request: PassRequest, speech_end_sample: int) -> bool:
-        """Whether `request` was cut after the caller's last speech, so its result can serve as the final."""
-        return request.end_sample >= speech_end_sample
-
     def finish(self, request: PassRequest, result: Pass) -> Final:
         """Settle a closed utterance from its final pass over the buffer (after any trimmed words)."""
         u = self._closing.pop(request.utterance, None) or _Utterance(request.utterance)

@@ -149,7 +149,7 @@ class WhisperSTTService(STTService):
         if partial is not None and partial.text:
             await self.push_frame(
                 InterimTranscriptionFrame(
-                    partial.text, self._user_id, time_now_iso8601(), _language(done.value.decoded.language)
+                    partial.text, self._user_id, time_now_iso8601(), _language(self.language)
                 )
             )
         return done
