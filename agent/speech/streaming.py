@@ -83,6 +83,7 @@ class UtteranceStream:
     params: StreamParams = field(default_factory=StreamParams)
     vocabulary: str | None = None
     _buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    _pending: list[np.ndarray] = field(default_factory=list)  # fed during an utterance, not yet joined
     _total: int = 0  # samples fed since the call began
     _buffer_start: int = 0  # stream sample at which the buffer begins
     _last_pass_end: int = 0
@@ -103,13 +104,20 @@ class UtteranceStream:
 
     def feed(self, pcm: np.ndarray) -> None:
         """Append 16 kHz float audio; between utterances keep only the pre-roll."""
-        self._buffer = np.concatenate([self._buffer, pcm.astype(np.float32, copy=False)])
         self._total += len(pcm)
-        if self._current is None:
-            keep = int(self.params.preroll_s * SAMPLE_RATE)
-            if len(self._buffer) > keep:
-                self._buffer = self._buffer[-keep:]
-            self._buffer_start = self._total - len(self._buffer)
+        if self._current is not None:
+            self._pending.append(pcm.astype(np.float32, copy=False))  # joined once per pass, not per frame
+            return
+        keep = int(self.params.preroll_s * SAMPLE_RATE)
+        joined = np.concatenate([self._buffer, pcm.astype(np.float32, copy=False)])
+        self._buffer = joined[max(0, len(joined) - keep) :]
+        self._buffer_start = self._total - len(self._buffer)
+
+    def _join(self) -> None:
+        """Append the audio fed since the last pass to the buffer."""
+        if self._pending:
+            self._buffer = np.concatenate([self._buffer, *self._pending])
+            self._pending = []
 
     def open(self) -> None:
         """Start an utterance: the VAD heard speech begin."""
@@ -124,6 +132,7 @@ class UtteranceStream:
         return " ".join(p for p in (self.vocabulary, recent) if p) or None
 
     def _request(self, utterance: _Utterance, final: bool, align: bool = False) -> PassRequest:
+        self._join()
         return PassRequest(
             audio=self._buffer.copy(),
             prompt=self._prompt(utterance),
@@ -140,6 +149,7 @@ class UtteranceStream:
         if u is None or self._total - self._last_pass_end < self.params.step_s * SAMPLE_RATE:
             return None
         self._last_pass_end = self._total
+        self._join()
         grown = len(self._buffer) > self.params.trim_s * SAMPLE_RATE
         return self._request(u, final=False, align=grown and bool(u.agreement.committed))
 
@@ -171,6 +181,7 @@ class UtteranceStream:
         if cut <= 0 or cut >= len(request.audio):
             return
         u.trimmed.extend(u.agreement.drop_committed(words))
+        self._join()
         shift = max(0, (request.end_sample - len(request.audio)) + cut - self._buffer_start)
         self._buffer = self._buffer[shift:]
         self._buffer_start += shift

@@ -30,6 +30,15 @@ class TestCadence:
         assert request is not None
         assert len(request.audio) == int(1.1 * SAMPLE_RATE)
 
+    def test_no_preroll_keeps_nothing_from_before_speech(self) -> None:
+        """With a zero pre-roll, audio before the VAD start is not decoded."""
+        stream = UtteranceStream(StreamParams(step_s=0.5, preroll_s=0.0))
+        stream.feed(seconds(2))
+        stream.open()
+        stream.feed(seconds(0.5))
+        request = stream.next_pass()
+        assert request is not None and len(request.audio) == int(0.5 * SAMPLE_RATE)
+
     def test_passes_come_every_step_of_new_audio(self) -> None:
         """A pass is due after each `step_s` of new speech, not on every frame."""
         stream = UtteranceStream(StreamParams(step_s=0.5))
