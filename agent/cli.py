@@ -50,7 +50,14 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         result = asyncio.run(
-            place_call(args.url, _auth_token(args, settings), args.wav, public_base_url=args.public_base_url)
+            place_call(
+                args.url,
+                _auth_token(args, settings),
+                args.wav,
+                public_base_url=args.public_base_url,
+                barge_in_after_s=args.barge_in_after,
+                echo_db=args.echo_db,
+            )
         )
     except (SimulationError, OSError) as exc:
         print(f"simulate-call failed: {exc}", file=sys.stderr)
@@ -106,6 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--auth-token-file", default=None, help="file holding the auth token")
     sim.add_argument("--out", default="heard.wav", help="where to write what the caller heard")
     sim.add_argument("--no-transcribe", action="store_true", help="skip transcribing both sides with Whisper")
+    sim.add_argument(
+        "--barge-in-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="start the first turn this long after the greeting begins, talking over the agent",
+    )
+    sim.add_argument(
+        "--echo-db",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="feed the agent's audio back into the caller's microphone this many dB down (a speakerphone)",
+    )
     return parser
 
 

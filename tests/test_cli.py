@@ -139,3 +139,15 @@ def test_say_writes_caller_audio(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     with wave.open(str(out)) as wav:
         assert wav.getnframes() / wav.getframerate() > 0.8
+
+
+def test_simulate_call_takes_barge_in_and_echo_options() -> None:
+    """`--barge-in-after` and `--echo-db` reach the simulated caller as numbers, and default to off."""
+    from agent.cli import build_parser
+
+    parser = build_parser()
+    options = ["--barge-in-after", "1.5", "--echo-db", "15"]
+    args = parser.parse_args(["simulate-call", "--wav", "a.wav", *options])
+    assert (args.barge_in_after, args.echo_db) == (1.5, 15.0)
+    plain = parser.parse_args(["simulate-call", "--wav", "a.wav"])
+    assert (plain.barge_in_after, plain.echo_db) == (None, None)
