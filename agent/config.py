@@ -43,7 +43,7 @@ class Settings:
     llm_max_tokens: int = 80
     tts_voice: str = EMBEDDED
     vad_stop_secs: float = 0.2
-    echo_margin_db: float = 10.0
+    echo_margin_db: float = 0.0
     incomplete_turn_secs: float = 1.0
     token_ttl_seconds: float = 60.0
     twilio_api_base_url: str = ""
