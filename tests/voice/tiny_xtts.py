@@ -1,0 +1,66 @@
+"""Build a tiny random-weight XTTS-v2 checkpoint directory (config.json, vocab.json, model.pth) for tests."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from agent.voice.torch_compat import import_torchaudio
+
+LANGUAGES = ("en", "es", "fr", "de")
+MAX_GEN_TOKENS = 48  # random weights rarely emit the stop token: cap each utterance (~2 s of audio)
+
+
+def write_vocab(path: Path) -> Path:
+    """Write a character-level BPE vocab.json with XTTS's special and language tokens."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    specials = ["[STOP]", "[UNK]", "[SPACE]", "[START]"] + [f"[{lang}]" for lang in LANGUAGES]
+    chars = string.ascii_lowercase + string.digits + ".,;:!?'\"-áéíóúñüçàèâêôöäß"
+    vocab = {tok: i for i, tok in enumerate(specials + list(dict.fromkeys(chars)))}
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.add_special_tokens(specials)
+    tokenizer.save(str(path))
+    return path
+
+
+def tiny_args() -> object:
+    """XttsArgs for a 2-layer, 64-channel GPT with the perceiver resampler (the HiFi-GAN stays full size)."""
+    import_torchaudio()
+    from TTS.tts.configs.xtts_config import XttsArgs
+
+    return XttsArgs(
+        gpt_layers=2,
+        gpt_n_model_channels=64,
+        gpt_n_heads=4,
+        decoder_input_dim=64,
+        gpt_num_audio_tokens=258,
+        gpt_start_audio_token=256,
+        gpt_stop_audio_token=257,
+        gpt_use_perceiver_resampler=True,
+        gpt_max_audio_tokens=MAX_GEN_TOKENS + 3,  # GPT.max_gen_mel_tokens = this - 3
+    )
+
+
+def build_tiny_xtts(out: Path, seed: int = 0) -> Path:
+    """Write a loadable tiny XTTS checkpoint into `out` and return it."""
+    import torch
+
+    import_torchaudio()
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import Xtts
+
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = write_vocab(out / "vocab.json")
+    config = XttsConfig(model_args=tiny_args(), languages=list(LANGUAGES))  # type: ignore[arg-type]
+    config.model_args.tokenizer_file = str(vocab)
+    torch.manual_seed(seed)
+    model = Xtts(config)
+    model.tokenizer.__init__(vocab_file=vocab)  # type: ignore[misc]
+    model.init_models()
+    config.model_args.gpt_number_text_tokens = model.args.gpt_number_text_tokens
+    model.gpt.init_gpt_for_inference(kv_cache=True)
+    torch.save({"model": model.state_dict(), "config": config.to_dict()}, out / "model.pth")
+    config.save_json(str(out / "config.json"))
+    return out
