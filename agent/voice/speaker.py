@@ -98,7 +98,17 @@ def speaker_findings(clips: Sequence[Clip]) -> list[Finding]:
                     f"{clip.name} may hold more than one speaker (its parts match at {split:.2f})",
                 )
             )
-    if len(embedded) < 2:
+    if len(embedded) == 2:
+        (first, a), (second, b) = embedded
+        if (similarity := cosine(a, b)) < SAME_SPEAKER:
+            findings.append(
+                Finding(
+                    Grade.REJECT,
+                    "speakers",
+                    f"{first.name} and {second.name} sound like different speakers "
+                    f"(similarity {similarity:.2f}, needs {SAME_SPEAKER:.2f})",
+                )
+            )
         return findings
     total = np.sum([e for _, e in embedded], axis=0)
     for clip, own in embedded:

@@ -143,6 +143,13 @@ class TestSet:
         ]
         assert "different speaker" in findings[-1].message
 
+    def test_two_clips_of_two_speakers_are_rejected_together(self, samples: Samples) -> None:
+        """With only two clips there is no telling which voice is the odd one: both are named."""
+        clips = [read_clip(samples.refs[0]), read_clip(need(samples.espeak_ref))]
+        [finding] = speaker_findings(clips)
+        assert finding.grade == Grade.REJECT
+        assert finding.message.startswith("ref-0.wav and espeak-ref.wav sound like different speakers")
+
     def test_clip_holding_two_speakers_is_a_warning(self, ref: Clip, samples: Samples) -> None:
         """One clip in which a second voice takes over is warned about."""
         other = read_clip(need(samples.espeak_ref))
