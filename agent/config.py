@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tomllib
@@ -42,6 +43,11 @@ class Settings:
     llm_threads: int = 2
     llm_max_tokens: int = 80
     tts_voice: str = EMBEDDED
+    voices_dir: Path = Path("voices")
+    voice_default: str = EMBEDDED  # a voice in voices_dir, or "embedded" (the stock Piper voice)
+    voices_by_number: str = ""  # JSON {"+15550100": "acme"} (or a TOML table): the voice per called number
+    xtts_model_dir: str = ""  # an XTTS-v2 checkpoint directory; empty: cloned voices fall back to Piper
+    xtts_replicas: int = 1
     vad_stop_secs: float = 0.2
     echo_margin_db: float = 0.0
     incomplete_turn_secs: float = 1.0
@@ -67,6 +73,21 @@ class Settings:
         return bool(self.otel_exporter_otlp_endpoint)
 
     @property
+    def voice_map(self) -> dict[str, str]:
+        """VOICES_BY_NUMBER parsed: called number → voice name."""
+        try:
+            mapping = json.loads(self.voices_by_number or "{}")
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"VOICES_BY_NUMBER is not JSON: {exc}") from exc
+        if not isinstance(mapping, dict):
+            raise ConfigError("VOICES_BY_NUMBER must map called numbers to voice names")
+        return {str(k): str(v) for k, v in mapping.items()}
+
+    def voice_for(self, called: str) -> str:
+        """The voice a call to `called` speaks in (VOICE_DEFAULT unless VOICES_BY_NUMBER names one)."""
+        return self.voice_map.get(called, self.voice_default)
+
+    @property
     def uses_endpoint(self) -> bool:
         """Whether replies come from an OpenAI-compatible endpoint rather than the embedded model."""
         return bool(self.llm_base_url)
@@ -84,6 +105,8 @@ def _coerce(name: str, raw: Any) -> Any:
             return float(raw)
         if kind == "Path":
             return Path(str(raw))
+        if isinstance(raw, dict):  # a TOML table kept as JSON (VOICES_BY_NUMBER)
+            return json.dumps(raw)
     except ValueError as exc:
         raise ConfigError(f"{_ENV_NAMES[name]}: {raw!r} is not a valid {kind}") from exc
     return str(raw)
@@ -125,6 +148,7 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
             except OSError as exc:
                 raise ConfigError(f"{env_name}_FILE: cannot read {exc.filename}") from exc
     settings = Settings(**values)
+    settings.voice_map  # noqa: B018 - fail at startup on a malformed VOICES_BY_NUMBER
     if not settings.public_base_url.startswith(("http://", "https://")):
         raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
     if not settings.twilio_auth_token:

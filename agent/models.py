@@ -14,6 +14,7 @@ from agent.dialog.llm import LocalChatEngine, load_local_engine
 from agent.speech.scheduler import DecodeScheduler
 from agent.speech.stt import Engine
 from agent.speech.whisper import load_whisper
+from agent.voice.catalog import Voices, load_voices
 from agent.voice.piper import load_piper
 
 log = structlog.get_logger(__name__)
@@ -21,7 +22,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class Models:
-    """Speech-to-text, the stock voice and (unless an endpoint is configured) the reply model."""
+    """Speech-to-text, the voices and (unless an endpoint is configured) the reply model."""
 
     whisper: WhisperModel
     piper: PiperVoice
@@ -29,6 +30,7 @@ class Models:
     whisper_detail: WhisperModel | None = None
     whisper_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper"))
     detail_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper-detail"))
+    voices: Voices = field(default_factory=Voices)  # cloned voices and the XTTS pool (none: Piper only)
 
     @property
     def stt(self) -> Engine:
@@ -55,14 +57,15 @@ def load_models(settings: Settings) -> Models:
         )
     t1 = time.perf_counter()
     piper = load_piper(settings.tts_voice)
+    voices = load_voices(settings)
     t2 = time.perf_counter()
     llm = None if settings.uses_endpoint else load_local_engine(settings)
     t3 = time.perf_counter()
     log.info(
         "models_loaded",
         whisper_s=round(t1 - t0, 2),
-        piper_s=round(t2 - t1, 2),
+        voices_s=round(t2 - t1, 2),
         llm_s=round(t3 - t2, 2),
         llm="endpoint" if llm is None else "embedded",
     )
-    return Models(whisper=whisper, piper=piper, llm=llm, whisper_detail=detail)
+    return Models(whisper=whisper, piper=piper, llm=llm, whisper_detail=detail, voices=voices)

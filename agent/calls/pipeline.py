@@ -17,6 +17,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.services.tts_service import TTSService
 from pipecat.turns.empty_user_turn import EmptyUserTurnConfig
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
@@ -29,8 +30,8 @@ from agent.dialog.receptionist import EMPTY_TURN_PROMPT, CallContext, Receptioni
 from agent.models import Models
 from agent.speech.endpoint import HangoverParams
 from agent.speech.stt import WhisperSTTService
-from agent.telephony.transport import PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
-from agent.voice.piper import PiperTTSService
+from agent.telephony.transport import PHONE_RATE, PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
+from agent.voice.catalog import make_tts
 
 
 @dataclass
@@ -41,6 +42,7 @@ class CallPipeline:
     context: LLMContext
     timing: TurnTimingObserver
     receptionist: Receptionist
+    tts: TTSService | None = None  # the call's voice; `fallback_reason` on it says if it fell back to Piper
 
 
 def build_call_pipeline(
@@ -50,6 +52,8 @@ def build_call_pipeline(
     transport_in: TwilioInput,
     transport_out: TwilioOutput,
     call: CallContext,
+    *,
+    called: str = "",
 ) -> CallPipeline:
     """Wire caller audio → VAD/turn → Whisper → receptionist → reply model → voice → Twilio."""
     receptionist = Receptionist(call, route_intents=not settings.uses_endpoint)
@@ -77,7 +81,10 @@ def build_call_pipeline(
         wants_detail=lambda: receptionist.router.expects_details,
     )
     llm = make_llm_service(settings, models.llm, business)
-    tts = PiperTTSService(models.piper)
+    voice = models.voices.for_called(called)
+    tts = make_tts(
+        voice, models.piper, call_id=call.call_sid, language=lambda: stt.language, sample_rate=PHONE_RATE
+    )
     timing = TurnTimingObserver(settings.vad_stop_secs)
     transport_out.on_first_audio = lambda _u: timing.audio_sent()
     transport_out.on_clear = timing.cleared
@@ -98,4 +105,4 @@ def build_call_pipeline(
         conversation_id=call.call_sid,
         additional_span_attributes={"call_sid": call.call_sid, "business": business.key},
     )
-    return CallPipeline(worker=worker, context=context, timing=timing, receptionist=receptionist)
+    return CallPipeline(worker=worker, context=context, timing=timing, receptionist=receptionist, tts=tts)

@@ -75,8 +75,9 @@ class CallSession:
             stop_grace_s=settings.twilio_stop_grace_secs,
             take_unheard=self.output.take_unheard,
         )
+        called = self.resume.get("to", "")  # the number dialled picks the voice
         self.pipeline = build_call_pipeline(
-            settings, services.models, business, self.input, self.output, call
+            settings, services.models, business, self.input, self.output, call, called=called
         )
         self._task: asyncio.Task[None] | None = None
         self.end_reason: str | None = None
@@ -135,4 +136,5 @@ class CallSession:
             duration_s=round(time.time() - self.started_at, 2),
             turns=len(self.pipeline.timing.turns),
             echo_frames_gated=self.output.echo.gated_frames,
+            voice_fallback=getattr(self.pipeline.tts, "fallback_reason", None),
         )

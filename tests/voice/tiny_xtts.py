@@ -8,7 +8,7 @@ from pathlib import Path
 from agent.voice.torch_compat import import_torchaudio
 
 LANGUAGES = ("en", "es", "fr", "de")
-MAX_GEN_TOKENS = 48  # random weights rarely emit the stop token: cap each utterance (~2 s of audio)
+MAX_GEN_TOKENS = 32  # random weights rarely emit the stop token: cap each utterance (~1.5 s of audio)
 
 
 def write_vocab(path: Path) -> Path:

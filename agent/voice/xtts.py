@@ -1,0 +1,188 @@
+"""The cloned voice: load an XTTS-v2 checkpoint, compute a voice's latents once, stream speech (blocking)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import structlog
+import torch
+
+from agent.voice.torch_compat import import_torchaudio
+
+if TYPE_CHECKING:
+    from TTS.tts.models.xtts import Xtts
+
+log = structlog.get_logger(__name__)
+
+SAMPLE_RATE = 24000
+REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
+FIRST_CHUNK_TOKENS = 8  # GPT tokens (~46 ms of audio each) before the first chunk: audio starts early
+CHUNK_TOKENS = 24  # then bigger chunks: the decoder reruns over the whole utterance for each one
+OVERLAP_SAMPLES = 1024  # XTTS crossfades consecutive chunks over this many samples
+COND_RATE = 22050  # the rate XTTS computes its GPT conditioning latents at
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class XttsLoadError(RuntimeError):
+    """The XTTS checkpoint directory is missing a file or does not load."""
+
+
+@dataclass(frozen=True)
+class Latents:
+    """A voice's conditioning: the GPT conditioning latent and the decoder's speaker embedding."""
+
+    gpt_cond_latent: torch.Tensor
+    speaker_embedding: torch.Tensor
+
+    def save(self, path: str | Path) -> None:
+        """Write both tensors (on the CPU) to `path`."""
+        torch.save(
+            {
+                "gpt_cond_latent": self.gpt_cond_latent.detach().cpu(),
+                "speaker_embedding": self.speaker_embedding.detach().cpu(),
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Latents:
+        """Read latents written by `save`."""
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        return cls(gpt_cond_latent=data["gpt_cond_latent"], speaker_embedding=data["speaker_embedding"])
+
+
+def _device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_xtts(checkpoint_dir: Path, device: str = "auto") -> Xtts:
+    """Load an XTTS-v2 checkpoint directory (config.json, model.pth, vocab.json) for inference."""
+    checkpoint_dir = Path(checkpoint_dir)
+    if not checkpoint_dir.is_dir():
+        raise XttsLoadError(f"XTTS model directory {checkpoint_dir} does not exist")
+    missing = [name for name in REQUIRED_FILES if not (checkpoint_dir / name).is_file()]
+    if missing:
+        raise XttsLoadError(f"XTTS model directory {checkpoint_dir} lacks {', '.join(missing)}")
+    import_torchaudio()
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import Xtts
+
+    t0 = time.perf_counter()
+    try:
+        config = XttsConfig()
+        config.load_json(str(checkpoint_dir / "config.json"))
+        model = Xtts(config)
+        model.load_checkpoint(config, checkpoint_dir=str(checkpoint_dir), eval=True)
+    except Exception as exc:
+        raise XttsLoadError(f"XTTS model in {checkpoint_dir} does not load: {exc}") from exc
+    model.eval()
+    model.to(_device(device))
+    log.info("xtts_loaded", device=str(model.device), load_s=round(time.perf_counter() - t0, 2))
+    return model
+
+
+def _as_tensor(audio: npt.NDArray[Any], rate: int, to_rate: int) -> torch.Tensor:
+    torchaudio = import_torchaudio()
+    samples = np.asarray(audio, dtype=np.float32)
+    if samples.ndim != 1:
+        raise ValueError("reference clips must be mono")
+    tensor = torch.from_numpy(samples.copy())[None, :]
+    return tensor if rate == to_rate else torchaudio.functional.resample(tensor, rate, to_rate)
+
+
+def compute_latents(model: Xtts, clips: Sequence[tuple[npt.NDArray[Any], int]]) -> Latents:
+    """Compute a voice's latents from float32 mono reference clips given with their sample rates."""
+    if not clips:
+        raise ValueError("at least one reference clip is needed")
+    with torch.inference_mode():
+        embeddings = [model.get_speaker_embedding(_as_tensor(a, sr, sr), sr) for a, sr in clips]
+        joined = torch.cat([_as_tensor(a, sr, COND_RATE) for a, sr in clips], dim=-1)
+        cond = model.get_gpt_cond_latents(
+            joined,
+            COND_RATE,
+            length=model.config.gpt_cond_len,
+            chunk_length=model.config.gpt_cond_chunk_len,
+        )
+        speaker = torch.stack(embeddings).mean(dim=0)
+    return Latents(gpt_cond_latent=cond.cpu(), speaker_embedding=speaker.cpu())
+
+
+def xtts_language(language: str) -> str:
+    """XTTS's code for a language tag ("en-US" → "en", "zh" → "zh-cn")."""
+    code = language.lower().split("-")[0].split("_")[0]
+    return "zh-cn" if code == "zh" else code
+
+
+def stream(
+    model: Xtts,
+    text: str,
+    language: str,
+    latents: Latents,
+    chunk_size: int = CHUNK_TOKENS,
+    first_chunk_size: int = FIRST_CHUNK_TOKENS,
+) -> Iterator[FloatArray]:
+    """Yield 24 kHz float32 audio chunks of `text` as XTTS produces them (blocking; one stream per model).
+
+    The first chunk comes after `first_chunk_size` GPT tokens, later ones every `chunk_size` tokens;
+    consecutive chunks are already crossfaded by XTTS, so they join without clicks.
+    """
+    lang = xtts_language(language)
+    cfg = model.config
+    with torch.inference_mode():
+        tokens = model.tokenizer.encode(text.strip().lower(), lang=lang)
+        text_tokens = torch.IntTensor(tokens).unsqueeze(0).to(model.device)
+        cond = latents.gpt_cond_latent.to(model.device)
+        speaker = latents.speaker_embedding.to(model.device)
+        inputs = model.gpt.compute_embeddings(cond, text_tokens)
+        generator = model.gpt.get_generator(
+            fake_inputs=inputs,
+            top_k=cfg.top_k,
+            top_p=cfg.top_p,
+            temperature=cfg.temperature,
+            do_sample=True,
+            num_beams=1,
+            num_return_sequences=1,
+            length_penalty=float(cfg.length_penalty),
+            repetition_penalty=float(cfg.repetition_penalty),
+            output_attentions=False,
+            output_hidden_states=True,
+            return_dict_in_generate=True,
+        )
+        all_latents: list[torch.Tensor] = []
+        wav_prev: torch.Tensor | None = None
+        overlap: torch.Tensor | None = None
+        pending, target = 0, first_chunk_size
+        for _token, latent in generator:
+            all_latents.append(latent)
+            pending += 1
+            if pending < target:
+                continue
+            wav = model.hifigan_decoder(torch.cat(all_latents, dim=0)[None, :], g=speaker).squeeze()
+            chunk, wav_prev, overlap = model.handle_chunks(wav, wav_prev, overlap, OVERLAP_SAMPLES)
+            pending, target = 0, chunk_size
+            if len(chunk):
+                yield chunk.float().cpu().numpy()
+        if pending or wav_prev is None:
+            if not all_latents:
+                return
+            wav = model.hifigan_decoder(torch.cat(all_latents, dim=0)[None, :], g=speaker).squeeze()
+            chunk, _, _ = model.handle_chunks(wav, wav_prev, overlap, OVERLAP_SAMPLES, is_final=True)
+            if len(chunk):
+                yield chunk.float().cpu().numpy()
+        elif overlap is not None:
+            yield overlap.float().cpu().numpy()
+
+
+def synthesize(model: Xtts, text: str, language: str, latents: Latents) -> FloatArray:
+    """Speak `text` whole, as one 24 kHz float32 array (for previews; blocking)."""
+    pieces = list(stream(model, text, language, latents))
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)

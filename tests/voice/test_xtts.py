@@ -1,0 +1,140 @@
+"""The XTTS model API on a real (tiny, random-weight) checkpoint: loading, latents, streaming."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from agent.voice.joins import max_jumps
+from agent.voice.xtts import (
+    SAMPLE_RATE,
+    Latents,
+    XttsLoadError,
+    compute_latents,
+    load_xtts,
+    stream,
+    synthesize,
+    xtts_language,
+)
+from tests.voice.conftest import reference_clip
+from tests.voice.tiny_xtts import MAX_GEN_TOKENS
+
+TEXT = "Sure, we open at nine on Saturday."
+
+
+def copy_without(src: Path, dst: Path, missing: str) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(missing))
+    return dst
+
+
+class TestLoad:
+    def test_loads_a_checkpoint_directory(self, tiny_xtts: Any) -> None:
+        """A directory with config.json, model.pth and vocab.json loads, in eval mode, with its tokenizer."""
+        assert not tiny_xtts.training
+        assert tiny_xtts.gpt.max_gen_mel_tokens == MAX_GEN_TOKENS
+        assert tiny_xtts.tokenizer.tokenizer.token_to_id("[en]") is not None
+
+    @pytest.mark.parametrize("missing", ["config.json", "model.pth", "vocab.json"])
+    def test_missing_file_is_named(self, tiny_xtts_dir: Path, tmp_path: Path, missing: str) -> None:
+        """A checkpoint directory without one of its files is refused with that file's name."""
+        broken = copy_without(tiny_xtts_dir, tmp_path / "ckpt", missing)
+        with pytest.raises(XttsLoadError, match=missing.replace(".", r"\.")):
+            load_xtts(broken, device="cpu")
+
+    def test_corrupt_weights_are_a_load_error(self, tiny_xtts_dir: Path, tmp_path: Path) -> None:
+        """A truncated model.pth fails to load with an XttsLoadError, not a crash deeper in."""
+        broken = copy_without(tiny_xtts_dir, tmp_path / "ckpt", "model.pth")
+        (broken / "model.pth").write_bytes((tiny_xtts_dir / "model.pth").read_bytes()[:4096])
+        with pytest.raises(XttsLoadError, match="does not load"):
+            load_xtts(broken, device="cpu")
+
+    def test_missing_directory(self, tmp_path: Path) -> None:
+        """A directory that does not exist is named in the error."""
+        with pytest.raises(XttsLoadError, match="does not exist"):
+            load_xtts(tmp_path / "nowhere")
+
+
+class TestLatents:
+    def test_shapes(self, tiny_latents: Latents) -> None:
+        """The GPT latent has the model's width; the speaker embedding is XTTS's 512-d vector."""
+        assert tiny_latents.gpt_cond_latent.shape[0] == 1
+        assert tiny_latents.gpt_cond_latent.shape[-1] == 64
+        assert tiny_latents.speaker_embedding.shape == (1, 512, 1)
+
+    def test_same_clips_same_latents_at_any_rate(self, tiny_xtts: Any) -> None:
+        """Latents depend on the clips, not their sample rate or the run; other clips give others."""
+        clip16 = reference_clip(16000)
+        clip48 = reference_clip(48000)
+        a = compute_latents(tiny_xtts, [(clip16, 16000)])
+        b = compute_latents(tiny_xtts, [(clip16, 16000)])
+        c = compute_latents(tiny_xtts, [(clip48, 48000)])
+        other = compute_latents(tiny_xtts, [(reference_clip(16000, pitch=300.0), 16000)])
+        assert torch.equal(a.gpt_cond_latent, b.gpt_cond_latent)
+        assert torch.allclose(a.speaker_embedding, c.speaker_embedding, atol=0.05)
+        assert not torch.allclose(a.speaker_embedding, other.speaker_embedding, atol=1e-3)
+
+    def test_several_clips(self, tiny_xtts: Any) -> None:
+        """Several clips give one set of latents of the same shapes."""
+        latents = compute_latents(tiny_xtts, [(reference_clip(16000), 16000), (reference_clip(22050), 22050)])
+        assert latents.speaker_embedding.shape == (1, 512, 1)
+
+    def test_refuses_no_clips_and_stereo(self, tiny_xtts: Any) -> None:
+        """No clips, or a two-channel array, is a ValueError."""
+        with pytest.raises(ValueError):
+            compute_latents(tiny_xtts, [])
+        with pytest.raises(ValueError, match="mono"):
+            compute_latents(tiny_xtts, [(np.zeros((2, 16000), np.float32), 16000)])
+
+    def test_save_and_load_round_trip(self, tiny_latents: Latents, tmp_path: Path) -> None:
+        """Saved latents load back equal, on the CPU."""
+        tiny_latents.save(tmp_path / "latents.pt")
+        back = Latents.load(tmp_path / "latents.pt")
+        assert torch.equal(back.gpt_cond_latent, tiny_latents.gpt_cond_latent)
+        assert torch.equal(back.speaker_embedding, tiny_latents.speaker_embedding)
+
+
+class TestStream:
+    def test_chunks_in_order_and_continuous(self, tiny_xtts: Any, tiny_latents: Latents) -> None:
+        """Streamed chunks, laid end to end, are the whole utterance: same length, same samples, in order."""
+        torch.manual_seed(1)
+        chunks = list(stream(tiny_xtts, TEXT, "en", tiny_latents, chunk_size=16, first_chunk_size=8))
+        torch.manual_seed(1)
+        whole = np.concatenate(list(stream(tiny_xtts, TEXT, "en", tiny_latents, 10_000, 10_000)))
+        assert len(chunks) >= 3
+        assert sum(len(c) for c in chunks) == len(whole)
+        pos = 0
+        for chunk in chunks:
+            assert chunk.dtype == np.float32
+            assert np.corrcoef(chunk, whole[pos : pos + len(chunk)])[0, 1] > 0.99
+            pos += len(chunk)
+
+    def test_first_chunk_is_short(self, tiny_xtts: Any, tiny_latents: Latents) -> None:
+        """The first chunk holds about `first_chunk_size` tokens of audio, later ones more."""
+        chunks = list(stream(tiny_xtts, TEXT, "en", tiny_latents, chunk_size=24, first_chunk_size=8))
+        assert len(chunks[0]) < 0.5 * SAMPLE_RATE
+        assert len(chunks[1]) > 2 * len(chunks[0])
+
+    def test_no_clicks_at_joins(self, tiny_xtts: Any, tiny_latents: Latents) -> None:
+        """The biggest jump where two chunks meet is no bigger than the biggest jump inside a chunk."""
+        chunks = list(stream(tiny_xtts, TEXT, "en", tiny_latents, chunk_size=8, first_chunk_size=8))
+        at_joins, inside = max_jumps(chunks)
+        assert len(chunks) >= 4
+        assert at_joins <= inside
+
+    def test_synthesize_other_language(self, tiny_xtts: Any, tiny_latents: Latents) -> None:
+        """A whole utterance in Spanish comes back as one float array of capped length."""
+        audio = synthesize(tiny_xtts, "Abrimos a las nueve.", "es-MX", tiny_latents)
+        assert audio.dtype == np.float32
+        assert 0 < len(audio) <= (MAX_GEN_TOKENS + 1) * 1024 * SAMPLE_RATE / 22050 + 1024
+
+
+def test_language_codes() -> None:
+    """Region tags are dropped; Chinese is XTTS's zh-cn."""
+    assert xtts_language("en-US") == "en"
+    assert xtts_language("ES") == "es"
+    assert xtts_language("zh") == "zh-cn"
