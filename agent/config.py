@@ -49,7 +49,7 @@ class Settings:
     xtts_model_dir: str = ""  # an XTTS-v2 checkpoint directory; empty: cloned voices fall back to Piper
     xtts_replicas: int = 1
     vad_stop_secs: float = 0.2
-    echo_margin_db: float = 0.0
+    echo_margin_db: float = 10.0
     incomplete_turn_secs: float = 1.0
     token_ttl_seconds: float = 60.0
     twilio_api_base_url: str = ""

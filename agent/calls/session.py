@@ -104,7 +104,7 @@ class CallSession:
         """Route one of Twilio's events into the call."""
         if isinstance(event, events.Media):
             if event.track in ("inbound", "inbound_track"):
-                await self.input.feed_media(event.payload)
+                await self.input.feed_media(event.payload, event.timestamp_ms)
         elif isinstance(event, events.Mark):
             await self.output.on_mark(event.name)
         elif isinstance(event, events.Dtmf):

@@ -34,7 +34,7 @@ from pipecat.transports.base_transport import TransportParams
 
 from agent.telephony import events
 from agent.telephony.codec import StreamResampler, ulaw_decode, ulaw_encode
-from agent.telephony.echo import EchoGate, peak_level, rms
+from agent.telephony.echo import EchoGate, frame_levels, rms
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +62,7 @@ class TwilioInput(BaseInputTransport):
         self._ready = False
         self._early: list[bytes] = []
         self.last_media_at: float | None = None
+        self._stream_zero: float | None = None
         self.echo = echo
 
     async def start(self, frame: StartFrame) -> None:
@@ -73,17 +74,31 @@ class TwilioInput(BaseInputTransport):
         for pcm in early:
             await self._push_pcm(pcm)
 
-    async def feed_media(self, ulaw: bytes) -> None:
+    async def feed_media(self, ulaw: bytes, timestamp_ms: int | None = None) -> None:
         """Decode and upsample one media payload and push it into the pipeline."""
         self.last_media_at = time.monotonic()
         pcm8k = ulaw_decode(ulaw)
-        if self.echo is not None and self.echo.is_echo(rms(pcm8k), self.last_media_at):
+        if self.echo is not None and self.echo.is_echo(rms(pcm8k), self._media_clock(timestamp_ms)):
             pcm8k = bytes(len(pcm8k))
         pcm = self._resampler.process(pcm8k)
         if not self._ready:
             self._early.append(pcm)
             return
         await self._push_pcm(pcm)
+
+    def _media_clock(self, timestamp_ms: int | None) -> float:
+        """When this audio was spoken, on our monotonic clock: its stream timestamp, less network jitter.
+
+        The stream's start is placed by the least-delayed message so far, so a burst of messages that
+        arrive together (a stalled network or event loop) keeps its 20 ms spacing for the echo gate.
+        """
+        now = time.monotonic()
+        if timestamp_ms is None:
+            return now
+        offset = now - timestamp_ms / 1000
+        if self._stream_zero is None or offset < self._stream_zero:
+            self._stream_zero = offset
+        return self._stream_zero + timestamp_ms / 1000
 
     async def _push_pcm(self, pcm: bytes) -> None:
         await self.push_audio_frame(
@@ -118,7 +133,7 @@ class _Pending:
     utterance: Utterance
     ms: float
     sent_at: float
-    level: float = 0.0
+    levels: list[float] = field(default_factory=list)  # 20 ms frame levels, for the echo gate
     cleared: bool = False
 
 
@@ -165,6 +180,7 @@ class TwilioOutput(FrameProcessor):
         self.cut_text = ""
         self.unheard_text = ""
         self.echo = echo or EchoGate()
+        self._last_mark_at = 0.0
         self.stats = PlaybackStats()
         self.on_first_audio: Callable[[Utterance], None] | None = None
         self.on_clear: Callable[[], None] | None = None
@@ -270,7 +286,7 @@ class TwilioOutput(FrameProcessor):
             ms = len(chunk) * 1000 / PHONE_RATE
             await self._send(events.media_message(self._stream_sid, chunk))
             await self._send(events.mark_message(self._stream_sid, name))
-            self._pending[name] = _Pending(utterance, ms, now, peak_level(ulaw_decode(chunk)))
+            self._pending[name] = _Pending(utterance, ms, now, frame_levels(ulaw_decode(chunk)))
             self._mark_ms[name] = ms
             self._unlabelled.append(name)
             utterance.sent_ms += ms
@@ -281,9 +297,12 @@ class TwilioOutput(FrameProcessor):
         self._update_echo()
 
     def _update_echo(self) -> None:
-        """Tell the echo gate how loud the chunk Twilio is playing now is."""
-        playing = next((p.level for p in self._pending.values() if not p.cleared), 0.0)
-        self.echo.now_playing(playing)
+        """Tell the echo gate which chunk Twilio is playing now: it began when the one before it ended."""
+        playing = next((p for p in self._pending.values() if not p.cleared), None)
+        if playing is None:
+            self.echo.now_playing(None)
+        else:
+            self.echo.now_playing(max(playing.sent_at, self._last_mark_at), playing.levels)
 
     async def on_mark(self, name: str) -> None:
         """Account a mark Twilio returned: its audio was heard, or dropped if it had been cleared."""
@@ -295,7 +314,8 @@ class TwilioOutput(FrameProcessor):
             pending.utterance.dropped_ms += pending.ms
         else:
             pending.utterance.heard_ms += pending.ms
-            self.echo.played(time.monotonic(), pending.level)
+            self._last_mark_at = time.monotonic()
+            self.echo.played(self._last_mark_at, pending.levels)
         self._update_echo()
         await self._release_heard()
         self._maybe_schedule_stop()
