@@ -459,6 +459,28 @@ class TestWholeCall:
         assert result.clears >= 1
         assert [e for e in logs if e["event"] == "barge_in"]
 
+    async def test_a_short_yes_over_the_agent_on_an_echoing_line_is_heard(
+        self, server: TestServer, settings: Settings, speech_dir: Path
+    ) -> None:
+        """A caller's short "Yes." said over the agent, with our voice echoing 15 dB down, is heard.
+
+        It is caught by the VAD and transcribed (here it is a backchannel, so the agent goes on), while
+        the echo of the agent itself interrupts nothing: the one clear is the caller's.
+        """
+        with capture_logs() as logs:
+            result = await place_call(
+                settings.public_base_url,
+                AUTH_TOKEN,
+                [str(speech_dir / "yes.wav")],
+                barge_in_after_s=1.5,
+                echo_db=15.0,
+            )
+        events = [e["event"] for e in logs]
+        assert "barge_in" in events, events
+        handled = [e for e in logs if e["event"] == "barge_in_not_a_turn"]
+        assert handled and handled[0]["kind"] == "backchannel", events
+        assert result.clears == 1
+
     async def test_openai_compatible_endpoint_answers_when_configured(
         self, settings: Settings, models: Models, speech_dir: Path
     ) -> None:
