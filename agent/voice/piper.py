@@ -16,6 +16,7 @@ from piper import PiperVoice
 
 from agent.config import EMBEDDED
 from agent.voice.chunker import ChunkAggregator
+from agent.voice.speakable import speakable_transform
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +72,7 @@ class PiperTTSService(TTSService):
             push_start_frame=True,
             push_stop_frames=True,
             settings=TTSSettings(model="piper", voice="embedded", language=None),
+            text_transforms=[("*", speakable_transform)],
             **kwargs,
         )
         self._voice = voice
