@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 
-.PHONY: setup espeak-ng run test lint typecheck unit bench bench-wer bench-stt eval clean
+.PHONY: setup espeak-ng run test lint typecheck unit bench bench-wer bench-stt bench-tts eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,13 +51,16 @@ unit: setup
 
 test: lint typecheck unit
 
-bench: bench-wer bench-stt
-	$(BIN)/python -m benchmarks.echo_gate --out BENCHMARKS.md
+bench: bench-wer bench-stt bench-tts
 	$(BIN)/python -m benchmarks.voice_latency --turns 12 --out BENCHMARKS.md
 
 # Streaming vs segmented Whisper (final-transcript delay), simultaneous callers, barge-in reaction.
 bench-stt: setup
 	$(BIN)/python -m benchmarks.stt_streaming --out BENCHMARKS.md
+
+# First text token to first μ-law frame: Piper vs the tiny random-weight XTTS on this CPU.
+bench-tts: setup
+	$(BIN)/python -m benchmarks.tts_latency --out BENCHMARKS.md
 
 # Word error rate of each embedded Whisper model on the phone-band set (needs espeak-ng).
 bench-wer: setup espeak-ng

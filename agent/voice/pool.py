@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
-from agent.voice.xtts import SAMPLE_RATE, Latents, stream
+from agent.voice.xtts import SAMPLE_RATE, Latents, own_stream, stream
 
 log = structlog.get_logger(__name__)
 
@@ -149,6 +149,10 @@ class XttsPool:
             return None
 
     def _work(self, model: Any) -> None:
+        with own_stream(model):
+            self._serve(model)
+
+    def _serve(self, model: Any) -> None:
         while (job := self._next()) is not None:
             started = time.perf_counter()
             waited = started - job.queued_at

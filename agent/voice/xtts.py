@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ log = structlog.get_logger(__name__)
 SAMPLE_RATE = 24000
 REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
 FIRST_CHUNK_TOKENS = 8  # GPT tokens (~46 ms of audio each) before the first chunk: audio starts early
-CHUNK_TOKENS = 24  # then bigger chunks: the decoder reruns over the whole utterance for each one
+CHUNK_TOKENS = 24  # chunks then double up to this: the decoder reruns over the whole utterance for each
 OVERLAP_SAMPLES = 1024  # XTTS crossfades consecutive chunks over this many samples
 COND_RATE = 22050  # the rate XTTS computes its GPT conditioning latents at
 
@@ -90,6 +91,13 @@ def load_xtts(checkpoint_dir: Path, device: str = "auto") -> Xtts:
     return model
 
 
+def own_stream(model: Xtts) -> contextlib.AbstractContextManager[Any]:
+    """A context running the calling thread's GPU work on its own CUDA stream, so replicas overlap."""
+    if model.device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.cuda.stream(torch.cuda.Stream(model.device))  # type: ignore[no-untyped-call]
+
+
 def _as_tensor(audio: npt.NDArray[Any], rate: int, to_rate: int) -> torch.Tensor:
     torchaudio = import_torchaudio()
     samples = np.asarray(audio, dtype=np.float32)
@@ -132,8 +140,9 @@ def stream(
 ) -> Iterator[FloatArray]:
     """Yield 24 kHz float32 audio chunks of `text` as XTTS produces them (blocking; one stream per model).
 
-    The first chunk comes after `first_chunk_size` GPT tokens, later ones every `chunk_size` tokens;
-    consecutive chunks are already crossfaded by XTTS, so they join without clicks.
+    The first chunk comes after `first_chunk_size` GPT tokens; each later chunk is twice the one before,
+    up to `chunk_size`, so the next chunk is ready before the audio already sent has played (as long as
+    generation runs at least twice real time). Consecutive chunks are crossfaded by XTTS.
     """
     lang = xtts_language(language)
     cfg = model.config
@@ -168,7 +177,7 @@ def stream(
                 continue
             wav = model.hifigan_decoder(torch.cat(all_latents, dim=0)[None, :], g=speaker).squeeze()
             chunk, wav_prev, overlap = model.handle_chunks(wav, wav_prev, overlap, OVERLAP_SAMPLES)
-            pending, target = 0, chunk_size
+            pending, target = 0, min(chunk_size, max(target * 2, 1))
             if len(chunk):
                 yield chunk.float().cpu().numpy()
         if pending or wav_prev is None:

@@ -20,6 +20,7 @@ from agent.voice.chunker import ChunkAggregator
 from agent.voice.joins import FloatArray, Joiner
 from agent.voice.piper import synthesize_pcm
 from agent.voice.pool import XttsPool
+from agent.voice.speakable import speakable
 from agent.voice.xtts import SAMPLE_RATE, Latents
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,7 @@ class XttsTTSService(TTSService):
             push_start_frame=True,
             push_stop_frames=True,
             settings=TTSSettings(model="xtts", voice=voice.name if voice else "embedded", language=None),
+            text_transforms=[("*", self._speakable)],
             **kwargs,
         )
         self._voice = voice
@@ -88,6 +90,12 @@ class XttsTTSService(TTSService):
     def can_generate_metrics(self) -> bool:
         """Report time to first audio."""
         return True
+
+    async def _speakable(self, text: str, _text_type: str) -> str:
+        """Numbers, times and abbreviations spelled out in English (XTTS does it for other languages)."""
+        if self._voice is not None and self._voice.language_for(self._language()) != "en":
+            return text
+        return speakable(text)
 
     def _fall_back(self, reason: str) -> None:
         self.fallback_reason = reason

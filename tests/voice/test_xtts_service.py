@@ -39,11 +39,13 @@ def reply_frames(pieces: Sequence[str] = REPLY) -> list[Frame]:
     return [LLMFullResponseStartFrame(), *(LLMTextFrame(p) for p in pieces), LLMFullResponseEndFrame()]
 
 
-async def speak(service: XttsTTSService, rate: int = 8000) -> list[TTSAudioRawFrame]:
+async def speak(
+    service: XttsTTSService, rate: int = 8000, pieces: Sequence[str] = REPLY
+) -> list[TTSAudioRawFrame]:
     """Run the service in a pipeline on one streamed reply; return its audio frames."""
     down, _ = await run_test(
         service,
-        frames_to_send=reply_frames(),
+        frames_to_send=reply_frames(pieces),
         pipeline_params=PipelineParams(audio_out_sample_rate=rate),
     )
     return [f for f in down if isinstance(f, TTSAudioRawFrame)]
@@ -53,11 +55,13 @@ def seconds(frames: list[TTSAudioRawFrame]) -> float:
     return sum(len(f.audio) // 2 for f in frames) / frames[0].sample_rate
 
 
-def recording(calls: list[str]) -> Any:
-    """The real XTTS stream, noting the language each utterance was asked for."""
+def recording(calls: list[str], texts: list[str] | None = None) -> Any:
+    """The real XTTS stream, noting the language (and text) each utterance was asked for."""
 
     def synth(model: Any, text: str, language: str, latents: Latents) -> Iterator[np.ndarray]:
         calls.append(language)
+        if texts is not None:
+            texts.append(text)
         yield from stream(model, text, language, latents)
 
     return synth
@@ -92,6 +96,20 @@ class TestStreaming:
         await speak(XttsTTSService(voice, piper, call_id="CA1", language=lambda: "es"))
         await speak(XttsTTSService(voice, piper, call_id="CA2", language=lambda: "fr"))
         assert asked == ["es", "es", "en", "en"]
+        pool.close()
+
+    async def test_english_is_spoken_in_words_other_languages_left_to_xtts(
+        self, tiny_xtts: Any, tiny_latents: Latents, piper: PiperVoice
+    ) -> None:
+        """Times become words in English; in Spanish XTTS gets the digits and reads them in Spanish."""
+        asked: list[str] = []
+        texts: list[str] = []
+        pool = XttsPool([tiny_xtts], synth=recording(asked, texts))
+        voice = ClonedVoice("acme", ("en", "es"), tiny_latents, pool)
+        reply = ["We open at 9:30 ", "on Saturday."]
+        await speak(XttsTTSService(voice, piper, call_id="CA1"), pieces=reply)
+        await speak(XttsTTSService(voice, piper, call_id="CA2", language=lambda: "es"), pieces=reply)
+        assert texts == ["We open at nine thirty on Saturday.", "We open at 9:30 on Saturday."]
         pool.close()
 
 

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
+from typing import Any
 
 from agent.voice.torch_compat import import_torchaudio
 
 LANGUAGES = ("en", "es", "fr", "de")
-MAX_GEN_TOKENS = 32  # random weights rarely emit the stop token: cap each utterance (~1.5 s of audio)
+MAX_GEN_TOKENS = 32  # every utterance is exactly this many GPT tokens (~1.5 s of audio): see build_tiny_xtts
 
 
-def write_vocab(path: Path) -> Path:
-    """Write a character-level BPE vocab.json with XTTS's special and language tokens."""
+def write_vocab(path: Path, size: int = 0) -> Path:
+    """Write a character-level BPE vocab.json with XTTS's special and language tokens, padded to `size`."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     specials = ["[STOP]", "[UNK]", "[SPACE]", "[START]"] + [f"[{lang}]" for lang in LANGUAGES]
     chars = string.ascii_lowercase + string.digits + ".,;:!?'\"-áéíóúñüçàèâêôöäß"
-    vocab = {tok: i for i, tok in enumerate(specials + list(dict.fromkeys(chars)))}
+    tokens = specials + list(dict.fromkeys(chars))
+    tokens += [f"~{i}" for i in range(max(0, size - len(tokens)))]
+    vocab = {tok: i for i, tok in enumerate(tokens)}
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer.add_special_tokens(specials)
@@ -25,7 +28,7 @@ def write_vocab(path: Path) -> Path:
     return path
 
 
-def tiny_args() -> object:
+def tiny_args() -> Any:
     """XttsArgs for a 2-layer, 64-channel GPT with the perceiver resampler (the HiFi-GAN stays full size)."""
     import_torchaudio()
     from TTS.tts.configs.xtts_config import XttsArgs
@@ -60,6 +63,11 @@ def build_tiny_xtts(out: Path, seed: int = 0) -> Path:
     model.tokenizer.__init__(vocab_file=vocab)  # type: ignore[misc]
     model.init_models()
     config.model_args.gpt_number_text_tokens = model.args.gpt_number_text_tokens
+    # Random weights emit the stop token now and then (3 utterances in 40): make it unreachable, so each
+    # utterance runs to the cap and tests can count chunks.
+    with torch.no_grad():
+        model.gpt.mel_head.weight[model.args.gpt_stop_audio_token].zero_()
+        model.gpt.mel_head.bias[model.args.gpt_stop_audio_token] = -1e4
     model.gpt.init_gpt_for_inference(kv_cache=True)
     torch.save({"model": model.state_dict(), "config": config.to_dict()}, out / "model.pth")
     config.save_json(str(out / "config.json"))

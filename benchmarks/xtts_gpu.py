@@ -1,0 +1,269 @@
+"""Full-size XTTS-v2, random weights, one GPU: first-chunk latency, real-time factor, concurrent streams.
+
+The weights don't change the cost, so this builds the XTTS-v2 architecture (30-layer, 1024-wide GPT with
+the perceiver resampler, 1026 audio tokens, full HiFi-GAN and speaker encoder) with random weights and
+drives it through `agent.voice.xtts.stream`, the code a call uses. Random weights rarely emit the stop
+token; it is made unreachable, so every utterance is exactly `--max-tokens` GPT tokens (130 ≈ 6 s of
+audio, a long sentence).
+
+Needs only torch, torchaudio, numpy, tokenizers, transformers and coqui-tts (no pipecat or aiohttp; from
+this repo only agent.voice.xtts/torch_compat and tests/voice/tiny_xtts.py, which imports nothing else):
+
+    PYTHONPATH=/tmp/site:. python3 benchmarks/xtts_gpu.py --out xtts_gpu.md
+
+`--small` builds tiny dimensions instead, to check the script on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agent.voice.torch_compat import import_torchaudio
+from agent.voice.xtts import SAMPLE_RATE, Latents, compute_latents, own_stream, stream
+
+CLAUSE = "Sure, we open at nine on Saturdays."
+SENTENCE = "Sure, we open at nine on Saturdays and close at one, but you can leave a message any time."
+TEXT_TOKENS_V2 = 6681  # XTTS-v2's vocab.json size
+
+
+def build(small: bool, device: str, work: Path) -> Any:
+    """XTTS-v2 (or tiny) with random weights, ready for inference on `device`."""
+    import_torchaudio()
+    from TTS.tts.configs.xtts_config import XttsArgs, XttsConfig
+    from TTS.tts.layers.xtts.tokenizer import VoiceBpeTokenizer
+    from TTS.tts.models.xtts import Xtts
+
+    from tests.voice.tiny_xtts import write_vocab
+
+    if small:
+        from tests.voice.tiny_xtts import tiny_args
+
+        args = tiny_args()
+        args.gpt_max_audio_tokens = 605  # as XTTS-v2: --max-tokens caps each utterance
+    else:  # XTTS-v2's config.json
+        args = XttsArgs(
+            gpt_layers=30,
+            gpt_n_model_channels=1024,
+            gpt_n_heads=16,
+            gpt_num_audio_tokens=1026,
+            gpt_start_audio_token=1024,
+            gpt_stop_audio_token=1025,
+            gpt_use_perceiver_resampler=True,
+            gpt_max_audio_tokens=605,
+            gpt_max_text_tokens=402,
+            gpt_max_prompt_tokens=70,
+            decoder_input_dim=1024,
+            d_vector_dim=512,
+        )
+    vocab = write_vocab(work / "vocab.json", 0 if small else TEXT_TOKENS_V2)
+    args.tokenizer_file = str(vocab)
+    config = XttsConfig(model_args=args, languages=["en", "es"])
+    torch.manual_seed(0)
+    model = Xtts(config)
+    model.tokenizer = VoiceBpeTokenizer(vocab_file=str(vocab))
+    model.init_models()
+    with torch.no_grad():  # never stop early, so every utterance is --max-tokens long
+        model.gpt.mel_head.weight[args.gpt_stop_audio_token].zero_()
+        model.gpt.mel_head.bias[args.gpt_stop_audio_token] = -1e4
+    model.gpt.init_gpt_for_inference(kv_cache=True)
+    model.eval()
+    return model.to(device)
+
+
+def reference_clip(rate: int = 16000, seconds: float = 6.0) -> np.ndarray:
+    """A voiced-sounding 6 s reference clip (the latents' values don't change the cost)."""
+    t = np.arange(int(rate * seconds)) / rate
+    tone = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 8)) * (
+        1 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    )
+    return (0.08 * tone).astype(np.float32)
+
+
+@dataclass
+class Run:
+    """One utterance: when each chunk arrived (seconds after the request) and how long each lasts."""
+
+    arrivals: list[float] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+
+    @property
+    def first(self) -> float:
+        """Seconds to the first chunk."""
+        return self.arrivals[0]
+
+    @property
+    def audio_s(self) -> float:
+        """Seconds of audio."""
+        return sum(self.durations)
+
+    @property
+    def rtf(self) -> float:
+        """Synthesis time over audio time."""
+        return self.arrivals[-1] / self.audio_s
+
+    @property
+    def underruns(self) -> int:
+        """Chunks that arrived after the audio before them had finished playing (playback from chunk 1)."""
+        late = 0
+        for k in range(1, len(self.arrivals)):
+            if self.arrivals[k] > self.arrivals[0] + sum(self.durations[:k]):
+                late += 1
+        return late
+
+
+def utterance(model: Any, latents: Latents, text: str, first: int, chunk: int, stop_after_first: bool) -> Run:
+    """Stream one utterance, timing every chunk."""
+    run = Run()
+    t0 = time.perf_counter()
+    chunks = stream(model, text, "en", latents, chunk_size=chunk, first_chunk_size=first)
+    for audio in chunks:
+        run.arrivals.append(time.perf_counter() - t0)
+        run.durations.append(len(audio) / SAMPLE_RATE)
+        if stop_after_first:
+            chunks.close()
+            break
+    return run
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def concurrent(replicas: list[Any], latents: Latents, first: int, chunk: int) -> list[Run]:
+    """One thread per replica, each on its own CUDA stream, all streaming a sentence at once."""
+    runs: list[Run] = [Run() for _ in replicas]
+    barrier = threading.Barrier(len(replicas))
+
+    def work(i: int) -> None:
+        with own_stream(replicas[i]):
+            barrier.wait()
+            runs[i] = utterance(replicas[i], latents, SENTENCE, first, chunk, False)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(replicas))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return runs
+
+
+def main() -> int:
+    """Build the model, measure, print the markdown and write it to --out."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", default="xtts_gpu.md")
+    parser.add_argument("--small", action="store_true", help="tiny dimensions (a CPU check of the script)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--max-tokens", type=int, default=130, help="GPT tokens per utterance (≈46 ms each)")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--first-sizes", default="4,8,12", help="first-chunk sizes (GPT tokens) to time")
+    parser.add_argument("--chunk", type=int, default=24, help="later chunk size (GPT tokens)")
+    parser.add_argument("--streams", default="1,2,4,8", help="concurrent streams (one replica each)")
+    parser.add_argument("--budget-s", type=float, default=300.0, help="skip what would start after this")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    lines: list[str] = []
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    def out_of_time() -> bool:
+        return time.perf_counter() - started > args.budget_s
+
+    gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or "CPU"
+    with tempfile.TemporaryDirectory() as work:
+        t0 = time.perf_counter()
+        model = build(args.small, args.device, Path(work))
+        build_s = time.perf_counter() - t0
+    model.gpt.max_gen_mel_tokens = args.max_tokens
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    latents = compute_latents(model, [(reference_clip(), 16000)])
+    first_sizes = [int(x) for x in args.first_sizes.split(",") if x]
+
+    say(f"## XTTS-v2 {'(tiny dims, --small)' if args.small else 'full size'} with random weights on {gpu}")
+    say()
+    say(
+        f"Run {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; torch {torch.__version__}, "
+        f"fp32 weights (TF32 matmuls), {params:.0f} M parameters, built in {build_s:.1f} s; "
+        f"utterances capped at {args.max_tokens} GPT tokens; later chunks every {args.chunk} tokens."
+    )
+    say()
+    with own_stream(model):
+        for _ in range(3):  # warm-up: CUDA context, cuBLAS, kernels
+            utterance(model, latents, CLAUSE, first_sizes[0], args.chunk, False)
+        say("**First chunk** (request → first audio chunk on the host, one stream, clause of 7 words):")
+        say()
+        say("| first chunk (GPT tokens) | audio in it | p50 | p95 |")
+        say("|---|---|---|---|")
+        for size in first_sizes:
+            runs = [utterance(model, latents, CLAUSE, size, args.chunk, True) for _ in range(args.runs)]
+            firsts = [r.first * 1000 for r in runs]
+            say(
+                f"| {size} | {runs[0].durations[0] * 1000:.0f} ms | {pct(firsts, 0.5):.0f} ms"
+                f" | {pct(firsts, 0.95):.0f} ms |"
+            )
+        say()
+        rtf_runs = [utterance(model, latents, SENTENCE, first_sizes[0], args.chunk, False) for _ in range(3)]
+        audio_s = statistics.mean(r.audio_s for r in rtf_runs)
+        say(
+            f"**Real-time factor**, one stream, {audio_s:.1f} s sentences:"
+            f" RTF {statistics.mean(r.rtf for r in rtf_runs):.3f} (synthesis time / audio time),"
+            f" underruns {sum(r.underruns for r in rtf_runs)} over {len(rtf_runs)} sentences."
+        )
+        say()
+    say(
+        "**Concurrent streams**, one replica per stream (a replica streams one utterance at a time), each"
+        " thread on its own CUDA stream, all starting the same sentence together:"
+    )
+    say()
+    say("| streams | first chunk p50 | p95 | RTF mean | RTF worst | streams without underrun | GPU memory |")
+    say("|---|---|---|---|---|---|---|")
+    replicas = [model]
+    for n in [int(x) for x in args.streams.split(",") if x]:
+        if out_of_time():
+            say(f"| {n} | skipped: past the {args.budget_s:.0f} s budget | | | | | |")
+            continue
+        while len(replicas) < n:
+            replicas.append(copy.deepcopy(model))
+        concurrent(replicas[:n], latents, first_sizes[0], args.chunk)  # warm-up of the new replicas
+        runs = concurrent(replicas[:n], latents, first_sizes[0], args.chunk)
+        firsts = [r.first * 1000 for r in runs]
+        rtfs = [r.rtf for r in runs]
+        smooth = sum(1 for r in runs if r.underruns == 0)
+        memory = (
+            f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if args.device.startswith("cuda") else "-"
+        )
+        say(
+            f"| {n} | {pct(firsts, 0.5):.0f} ms | {pct(firsts, 0.95):.0f} ms | {statistics.mean(rtfs):.3f}"
+            f" | {max(rtfs):.3f} | {smooth}/{n} | {memory} |"
+        )
+    say()
+    whole_s = time.perf_counter() - started
+    say(f"Whole run {whole_s:.0f} s. First chunk in the RTF and concurrency rows: {first_sizes[0]} tokens.")
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
