@@ -52,6 +52,7 @@ unit: setup
 test: lint typecheck unit
 
 bench: bench-wer bench-stt bench-tts
+	$(BIN)/python -m benchmarks.echo_gate --out BENCHMARKS.md
 	$(BIN)/python -m benchmarks.voice_latency --turns 12 --out BENCHMARKS.md
 
 # Streaming vs segmented Whisper (final-transcript delay), simultaneous callers, barge-in reaction.
