@@ -35,7 +35,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.voice.torch_compat import import_torchaudio
-from agent.voice.xtts import SAMPLE_RATE, Latents, compute_latents, own_stream, stream
+from agent.voice.xtts import (
+    DECODE_CONTEXT_FRAMES,
+    SAMPLE_RATE,
+    Latents,
+    compute_latents,
+    own_stream,
+    stream,
+)
 
 CLAUSE = "Sure, we open at nine on Saturdays."
 SENTENCE = "Sure, we open at nine on Saturdays and close at one, but you can leave a message any time."
@@ -127,11 +134,19 @@ class Run:
         return late
 
 
-def utterance(model: Any, latents: Latents, text: str, first: int, chunk: int, stop_after_first: bool) -> Run:
+def utterance(
+    model: Any,
+    latents: Latents,
+    text: str,
+    first: int,
+    chunk: int,
+    stop_after_first: bool,
+    context: int | None = DECODE_CONTEXT_FRAMES,
+) -> Run:
     """Stream one utterance, timing every chunk."""
     run = Run()
     t0 = time.perf_counter()
-    chunks = stream(model, text, "en", latents, chunk_size=chunk, first_chunk_size=first)
+    chunks = stream(model, text, "en", latents, chunk, first, decode_context=context)
     for audio in chunks:
         run.arrivals.append(time.perf_counter() - t0)
         run.durations.append(len(audio) / SAMPLE_RATE)
@@ -224,13 +239,22 @@ def main() -> int:
                 f" | {pct(firsts, 0.95):.0f} ms |"
             )
         say()
-        rtf_runs = [utterance(model, latents, SENTENCE, first_sizes[0], args.chunk, False) for _ in range(3)]
-        audio_s = statistics.mean(r.audio_s for r in rtf_runs)
-        say(
-            f"**Real-time factor**, one stream, {audio_s:.1f} s sentences:"
-            f" RTF {statistics.mean(r.rtf for r in rtf_runs):.3f} (synthesis time / audio time),"
-            f" underruns {sum(r.underruns for r in rtf_runs)} over {len(rtf_runs)} sentences."
-        )
+        say("**Real-time factor**, one stream, 3 sentences each (synthesis time / audio time):")
+        say()
+        say("| decoding per chunk | audio | RTF | first chunk | underruns |")
+        say("|---|---|---|---|---|")
+        for label, context in [
+            (f"new frames + {DECODE_CONTEXT_FRAMES} frames of context (ours)", DECODE_CONTEXT_FRAMES),
+            ("whole utterance again (XTTS inference_stream)", None),
+        ]:
+            size = first_sizes[0]
+            rtf_runs = [utterance(model, latents, SENTENCE, size, args.chunk, False, context) for _ in "abc"]
+            say(
+                f"| {label} | {statistics.mean(r.audio_s for r in rtf_runs):.1f} s"
+                f" | {statistics.mean(r.rtf for r in rtf_runs):.3f}"
+                f" | {statistics.mean(r.first for r in rtf_runs) * 1000:.0f} ms"
+                f" | {sum(r.underruns for r in rtf_runs)} |"
+            )
         say()
     say(
         "**Concurrent streams**, one replica per stream (a replica streams one utterance at a time), each"

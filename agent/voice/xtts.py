@@ -15,6 +15,7 @@ import structlog
 import torch
 
 from agent.voice.torch_compat import import_torchaudio
+from agent.voice.xtts_decode import ChunkDecoder
 
 if TYPE_CHECKING:
     from TTS.tts.models.xtts import Xtts
@@ -26,6 +27,7 @@ REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
 FIRST_CHUNK_TOKENS = 8  # GPT tokens (~46 ms of audio each) before the first chunk: audio starts early
 CHUNK_TOKENS = 24  # chunks then double up to this: the decoder reruns over the whole utterance for each
 OVERLAP_SAMPLES = 1024  # XTTS crossfades consecutive chunks over this many samples
+DECODE_CONTEXT_FRAMES = 32  # HiFi-GAN input frames (256 samples each) re-decoded before a chunk's new audio
 COND_RATE = 22050  # the rate XTTS computes its GPT conditioning latents at
 
 FloatArray = npt.NDArray[np.float32]
@@ -137,12 +139,15 @@ def stream(
     latents: Latents,
     chunk_size: int = CHUNK_TOKENS,
     first_chunk_size: int = FIRST_CHUNK_TOKENS,
+    decode_context: int | None = DECODE_CONTEXT_FRAMES,
 ) -> Iterator[FloatArray]:
     """Yield 24 kHz float32 audio chunks of `text` as XTTS produces them (blocking; one stream per model).
 
     The first chunk comes after `first_chunk_size` GPT tokens; each later chunk is twice the one before,
     up to `chunk_size`, so the next chunk is ready before the audio already sent has played (as long as
-    generation runs at least twice real time). Consecutive chunks are crossfaded by XTTS.
+    generation runs at least twice real time). Each chunk re-decodes only `decode_context` frames
+    before its new audio (None: the whole utterance, as XTTS's `inference_stream` does); consecutive
+    chunks are crossfaded over 1024 samples, as XTTS does.
     """
     lang = xtts_language(language)
     cfg = model.config
@@ -166,29 +171,24 @@ def stream(
             output_hidden_states=True,
             return_dict_in_generate=True,
         )
+        decoder = ChunkDecoder(model, speaker, OVERLAP_SAMPLES, decode_context)
         all_latents: list[torch.Tensor] = []
-        wav_prev: torch.Tensor | None = None
-        overlap: torch.Tensor | None = None
         pending, target = 0, first_chunk_size
         for _token, latent in generator:
             all_latents.append(latent)
             pending += 1
             if pending < target:
                 continue
-            wav = model.hifigan_decoder(torch.cat(all_latents, dim=0)[None, :], g=speaker).squeeze()
-            chunk, wav_prev, overlap = model.handle_chunks(wav, wav_prev, overlap, OVERLAP_SAMPLES)
+            chunk = decoder.chunk(torch.cat(all_latents, dim=0))
             pending, target = 0, min(chunk_size, max(target * 2, 1))
             if len(chunk):
                 yield chunk.float().cpu().numpy()
-        if pending or wav_prev is None:
-            if not all_latents:
-                return
-            wav = model.hifigan_decoder(torch.cat(all_latents, dim=0)[None, :], g=speaker).squeeze()
-            chunk, _, _ = model.handle_chunks(wav, wav_prev, overlap, OVERLAP_SAMPLES, is_final=True)
-            if len(chunk):
-                yield chunk.float().cpu().numpy()
-        elif overlap is not None:
-            yield overlap.float().cpu().numpy()
+        if pending or not decoder.started:
+            tail = decoder.chunk(torch.cat(all_latents, dim=0), final=True) if all_latents else None
+        else:
+            tail = decoder.rest()
+        if tail is not None and len(tail):
+            yield tail.float().cpu().numpy()
 
 
 def synthesize(model: Xtts, text: str, language: str, latents: Latents) -> FloatArray:

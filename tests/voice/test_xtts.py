@@ -113,6 +113,19 @@ class TestStream:
             assert np.corrcoef(chunk, whole[pos : pos + len(chunk)])[0, 1] > 0.99
             pos += len(chunk)
 
+    @pytest.mark.parametrize("context", [8, 32])
+    def test_decoding_a_window_matches_decoding_everything(
+        self, tiny_xtts: Any, tiny_latents: Latents, context: int
+    ) -> None:
+        """Re-decoding only a short context before each chunk gives the samples a whole-utterance decode
+        gives (XTTS's way), without its cost growing with the square of the utterance."""
+        torch.manual_seed(2)
+        whole = list(stream(tiny_xtts, TEXT, "en", tiny_latents, 8, 2, decode_context=None))
+        torch.manual_seed(2)
+        window = list(stream(tiny_xtts, TEXT, "en", tiny_latents, 8, 2, decode_context=context))
+        assert [len(c) for c in window] == [len(c) for c in whole]
+        np.testing.assert_allclose(np.concatenate(window), np.concatenate(whole), atol=1e-5)
+
     def test_first_chunk_is_short_and_chunks_grow(self, tiny_xtts: Any, tiny_latents: Latents) -> None:
         """The first chunk holds `first_chunk_size` tokens of audio; each next one twice as many, up to
         `chunk_size`, so the next is ready before the audio sent so far has played."""
