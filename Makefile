@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 
-.PHONY: setup espeak-ng run test lint typecheck unit bench bench-wer bench-stt bench-tts eval clean
+.PHONY: setup espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,19 @@ espeak-ng:
 		echo "note: espeak-ng is not installed (sudo apt-get install -y espeak-ng); its tests will be skipped"; \
 	fi
 
-setup: $(STAMP) espeak-ng
+# Headless Chromium and its driver (Debian packages) for the operator console's browser tests.
+chromium:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver with apt-get (console browser tests)"; \
+		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+			|| echo "warning: apt-get could not install chromium; the console browser tests will be skipped"; \
+	else \
+		echo "note: chromium is not installed (sudo apt-get install -y chromium chromium-driver);" \
+			"the console browser tests will be skipped"; \
+	fi
+
+setup: $(STAMP) espeak-ng chromium
 
 run: setup
 	$(BIN)/agent serve
