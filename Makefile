@@ -58,8 +58,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# The call-log tests also run against a real PostgreSQL: .ci/postgres starts Debian's (as root with apt-get)
+# and prints its URL; without one they skip.
 unit: setup
-	$(BIN)/pytest -q
+	TEST_POSTGRES_URL="$$(bash .ci/postgres)" $(BIN)/pytest -q
 
 test: lint typecheck unit
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from agent.config import ConfigError, Settings, load_settings
+from agent.records import cli as records_cli
 from agent.voice.cli import add_voices_parser, run_voices
 
 
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("text")
     say.add_argument("-o", "--out", required=True, help="WAV file to write")
     add_voices_parser(sub)
+    records_cli.register(sub)
     sim = sub.add_parser("simulate-call", help="play Twilio's part of a call against a server")
     sim.add_argument(
         "--wav",
@@ -144,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "say":
         return _say(args, settings)
+    if args.command == "calls":
+        return records_cli.run(args, settings)
     if args.command == "voices":
         return run_voices(args, settings)
     args.url = args.url or f"http://{settings.host}:{settings.port}"

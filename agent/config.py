@@ -66,11 +66,25 @@ class Settings:
     kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
     kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
     log_level: str = "info"
+    database_url: str = field(default="", repr=False)  # empty: an SQLite file under data_dir
+    database_password: str = field(default="", repr=False)  # for a DATABASE_URL without one
+    recordings_dir: str = ""  # empty: data_dir/recordings
+    retention_days: int = 90  # 0 keeps calls forever
 
     @property
     def tracing(self) -> bool:
         """Whether spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
         return bool(self.otel_exporter_otlp_endpoint)
+
+    @property
+    def db_url(self) -> str:
+        """The call log's database URL: DATABASE_URL, else an SQLite file under the data directory."""
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'calls.db').resolve()}"
+
+    @property
+    def recordings_path(self) -> Path:
+        """Where call recordings are written."""
+        return Path(self.recordings_dir) if self.recordings_dir else self.data_dir / "recordings"
 
     @property
     def voice_map(self) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass, field
 
 import structlog
@@ -15,6 +16,7 @@ from agent.dialog.business import Directory, load_directory
 from agent.kube import DeletionCost
 from agent.metrics import Metrics
 from agent.models import Models, load_models
+from agent.records.calllog import CallLog
 from agent.telephony import events
 from agent.telephony.control import CallControl
 from agent.telephony.security import (
@@ -40,6 +42,7 @@ class AppState:
     tokens: CallTokens
     messages: MessageStore
     metrics: Metrics
+    calllog: CallLog
     models: Models | None = None
     control: CallControl | None = None
     calls: dict[str, CallSession] = field(default_factory=dict)
@@ -107,7 +110,9 @@ async def voice_webhook(request: web.Request) -> web.StreamResponse:
         to=params.get("To", ""),
         business=business.key,
     )
-    return _connect(state, params["CallSid"], {"business": business.key})
+    at = dt.datetime.now(dt.UTC).isoformat()
+    data = {"business": business.key, "from": params.get("From", ""), "to": params.get("To", ""), "at": at}
+    return _connect(state, params["CallSid"], data)
 
 
 async def dial_status(request: web.Request) -> web.StreamResponse:
@@ -173,7 +178,9 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                     return await _reject(ws, "models not loaded")
                 business = state.directory.businesses.get(data.get("business", ""))
                 business = business or state.directory.for_called("")
-                services = CallServices(state.settings, state.models, state.control, state.messages)
+                services = CallServices(
+                    state.settings, state.models, state.control, state.messages, state.calllog
+                )
                 session = CallSession(event, ws.send_str, ws.close, services, business, data)
                 state.calls[session.call_sid] = session
                 state.live_changed()
@@ -249,6 +256,7 @@ async def _start(app: web.Application) -> None:
     state = app[STATE]
     s = state.settings
     state.control = CallControl(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_base_url)
+    await state.calllog.start()
     if s.pod_name and s.pod_namespace:
         state.deletion_cost = DeletionCost(
             s.kube_api_url, s.pod_namespace, s.pod_name, s.kube_token_file, s.kube_ca_file
@@ -268,16 +276,22 @@ async def _close_calls(app: web.Application) -> None:
         await state.deletion_cost.stop()
 
 
+async def _close_calllog(app: web.Application) -> None:
+    await app[STATE].calllog.stop()
+
+
 def create_app(settings: Settings, models: Models | None = None) -> web.Application:
     """Build the aiohttp application; every business profile is validated now, models load at startup."""
     directory = load_directory(settings.prompts_dir, settings.business)
+    calllog = CallLog(settings)
     app = web.Application()
     app[STATE] = AppState(
         settings=settings,
         directory=directory,
         tokens=CallTokens(settings.twilio_auth_token, settings.token_ttl_seconds),
-        messages=MessageStore(settings.data_dir),
+        messages=calllog.messages,
         metrics=Metrics(settings.max_calls),
+        calllog=calllog,
         models=models,
     )
     app.router.add_post(VOICE_PATH, voice_webhook)
@@ -288,4 +302,5 @@ def create_app(settings: Settings, models: Models | None = None) -> web.Applicat
     app.router.add_get("/metrics", metrics)
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_calls)
+    app.on_cleanup.append(_close_calllog)
     return app

@@ -111,12 +111,13 @@ async def evaluate_audio(cases: list[Case], business: Business) -> dict[str, lis
     server = TestServer(create_app(settings, models), host="127.0.0.1", port=port)
     await server.start_server()
     from agent.calls.messages import MessageStore
+    from agent.records.db import open_database
 
-    store = MessageStore(settings.data_dir)
+    store = MessageStore(open_database(settings.db_url))
     results = {}
     try:
         for case in spoken:
-            before = len(store.all())
+            before = len(await store.all())
             files = [str(wavs[(case.id, i)]) for i in range(len(case.say))]
             import structlog.testing
 
@@ -135,7 +136,7 @@ async def evaluate_audio(cases: list[Case], business: Business) -> dict[str, lis
                     outcome.transfers += [s.name for s in business.staff if s.number == number]
                 if req.get("Status") == "completed":
                     outcome.ended = True
-            outcome.messages = [vars(m) for m in store.all()[before:]]
+            outcome.messages = [vars(m) for m in (await store.all())[before:]]
             now_facts = (describe_now(business.hours, business.now()).split(",")[0],) if case.now else ()
             results[case.id] = score(case, outcome, now_facts)
             heard = [e.get("text") for e in logs if e["event"] == "stt_final"]

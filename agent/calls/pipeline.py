@@ -28,6 +28,7 @@ from agent.dialog.business import Business
 from agent.dialog.llm import make_llm_service
 from agent.dialog.receptionist import EMPTY_TURN_PROMPT, CallContext, Receptionist
 from agent.models import Models
+from agent.records.recorder import CallRecorder
 from agent.speech.endpoint import HangoverParams
 from agent.speech.stt import WhisperSTTService
 from agent.telephony.transport import PHONE_RATE, PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
@@ -52,6 +53,7 @@ def build_call_pipeline(
     transport_in: TwilioInput,
     transport_out: TwilioOutput,
     call: CallContext,
+    recorder: CallRecorder | None = None,
     *,
     called: str = "",
 ) -> CallPipeline:
@@ -88,6 +90,8 @@ def build_call_pipeline(
     timing = TurnTimingObserver(settings.vad_stop_secs)
     transport_out.on_first_audio = lambda _u: timing.audio_sent()
     transport_out.on_clear = timing.cleared
+    if recorder is not None:
+        recorder.attach(transport_out, timing)
     heard = HeardTextWriter(transport_out, context)
     processors = [transport_in, stt, user_agg, receptionist, llm, tts, transport_out, assistant_agg, heard]
     pipeline = Pipeline(processors)
@@ -98,7 +102,7 @@ def build_call_pipeline(
             audio_out_sample_rate=models.piper.config.sample_rate,
             enable_metrics=True,
         ),
-        observers=[timing],
+        observers=[timing] if recorder is None else [timing, recorder],
         idle_timeout_secs=None,
         enable_rtvi=False,
         enable_tracing=settings.tracing,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pipecat.frames.frames import TTSSpeakFrame
@@ -24,6 +25,9 @@ from agent.telephony.echo import EchoGate
 from agent.telephony.security import public_url
 from agent.telephony.transport import Send, TwilioInput, TwilioOutput
 
+if TYPE_CHECKING:
+    from agent.records.calllog import CallLog
+
 log = structlog.get_logger(__name__)
 STOP_TIMEOUT_S = 5.0
 DIAL_STATUS_PATH = "/twilio/dial-status"
@@ -31,12 +35,13 @@ DIAL_STATUS_PATH = "/twilio/dial-status"
 
 @dataclass
 class CallServices:
-    """Process-wide things a call uses: settings, models, Twilio's REST API, the message store."""
+    """Process-wide things a call uses: settings, models, Twilio's REST API, messages and the call log."""
 
     settings: Settings
     models: Models
     control: CallControl | None
     messages: MessageStore
+    calllog: CallLog | None = None
 
 
 class CallSession:
@@ -61,6 +66,17 @@ class CallSession:
         self.business = business
         self.resume = resume or {}
         self._close_socket = close_socket
+        self.recorder = (
+            services.calllog.recorder(
+                start.call_sid,
+                start.stream_sid,
+                business.key,
+                bool(business.recording_announcement),
+                self.resume,
+            )
+            if services.calllog is not None
+            else None
+        )
         call = CallContext(
             call_sid=start.call_sid,
             business=business,
@@ -75,15 +91,19 @@ class CallSession:
             stop_grace_s=settings.twilio_stop_grace_secs,
             take_unheard=self.output.take_unheard,
         )
+        if self.recorder is not None:
+            call.note = self.recorder.note
         called = self.resume.get("to", "")  # the number dialled picks the voice
         self.pipeline = build_call_pipeline(
-            settings, services.models, business, self.input, self.output, call, called=called
+            settings, services.models, business, self.input, self.output, call, self.recorder, called=called
         )
         self._task: asyncio.Task[None] | None = None
         self.end_reason: str | None = None
 
     async def start(self) -> None:
         """Run the pipeline in the background and greet the caller (or pick up after a transfer)."""
+        if self.recorder is not None:
+            self.recorder.begin()
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(self.pipeline.worker)
         self._task = asyncio.create_task(runner.run(), name="call-pipeline")
@@ -92,7 +112,7 @@ class CallSession:
             reply = receptionist.router.resume_after_failed_transfer(self.resume.get("staff", "them"))
             await receptionist.respond(reply)
         else:
-            await self.pipeline.worker.queue_frames([TTSSpeakFrame(self.business.opening_line)])
+            await self.pipeline.worker.queue_frames([TTSSpeakFrame(self.business.call_opening)])
         log.info("call_started", business=self.business.key, resume=self.resume.get("resume"))
 
     @property
@@ -104,6 +124,8 @@ class CallSession:
         """Route one of Twilio's events into the call."""
         if isinstance(event, events.Media):
             if event.track in ("inbound", "inbound_track"):
+                if self.recorder is not None:
+                    self.recorder.caller_audio(event.payload, event.timestamp_ms)
                 await self.input.feed_media(event.payload, event.timestamp_ms)
         elif isinstance(event, events.Mark):
             await self.output.on_mark(event.name)
@@ -127,6 +149,9 @@ class CallSession:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
         outcome = self.pipeline.receptionist.outcome
+        if self.recorder is not None:
+            final = "error" if self.recorder.fatal_error else outcome.outcome
+            await self.recorder.finish(final, self.end_reason or reason, dt.datetime.now(dt.UTC))
         log.info(
             "call_ended",
             reason=self.end_reason,

@@ -16,6 +16,7 @@ from agent.dialog.hours import WEEKDAYS, Hours, HoursError, Special, describe_we
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 KEY_ACTIONS = ("transfer", "hours", "address", "message")
 DEFAULT_DISCLOSURE = "I'm an automated assistant."
+DEFAULT_RECORDING = "This call is recorded."
 
 
 class ProfileError(ValueError):
@@ -90,6 +91,7 @@ class Business:
     dtmf: dict[str, KeyAction]
     closing: str
     behaviour: Behaviour
+    recording_announcement: str = ""
     system_prompt: str = ""
     source: str = ""
 
@@ -97,6 +99,11 @@ class Business:
     def opening_line(self) -> str:
         """The greeting, followed by the AI disclosure when one is configured."""
         return f"{self.greeting} {self.ai_disclosure}".strip()
+
+    @property
+    def call_opening(self) -> str:
+        """What a new call hears first: the opening line, then the recording announcement if any."""
+        return f"{self.opening_line} {self.recording_announcement}".strip()
 
     @property
     def operator(self) -> Staff:
@@ -139,6 +146,16 @@ class _Check:
             self.fail(key, "required, a non-empty string" if required else "must be a string")
             return default
         return value.strip()
+
+    def line(self, data: dict[str, Any], key: str, default: str, off: str) -> str:
+        """An optional spoken line: a sentence, `false` for none, or the default when absent."""
+        value = data.get(key, default)
+        if value is False:
+            return ""
+        if not isinstance(value, str):
+            self.fail(key, f"must be a sentence, or false to {off}")
+            return default
+        return value
 
     def words(self, data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
         value = data.get(key) or []
@@ -193,12 +210,8 @@ def parse_business(key: str, data: object, path: Path, persona: str) -> Business
         raise ProfileError(f"{path}: must be a mapping of fields")
     name = check.text(data, "name")
     greeting = check.text(data, "greeting")
-    disclosure = data.get("ai_disclosure", DEFAULT_DISCLOSURE)
-    if disclosure is False:
-        disclosure = ""
-    elif not isinstance(disclosure, str):
-        check.fail("ai_disclosure", "must be a sentence, or false to turn it off")
-        disclosure = DEFAULT_DISCLOSURE
+    disclosure = check.line(data, "ai_disclosure", DEFAULT_DISCLOSURE, "turn it off")
+    recording = check.line(data, "recording_announcement", DEFAULT_RECORDING, "turn recording off")
     tz_name = check.text(data, "timezone")
     try:
         tz = ZoneInfo(tz_name) if tz_name else ZoneInfo("UTC")
@@ -289,6 +302,7 @@ def parse_business(key: str, data: object, path: Path, persona: str) -> Business
         dtmf=dtmf,
         closing=check.text(data, "closing", required=False, default=f"Thanks for calling {name}. Goodbye!"),
         behaviour=behaviour,
+        recording_announcement=str(recording).strip(),
         source=str(path),
     )
     prompt = persona.format(business_name=name, profile=describe_profile(business))

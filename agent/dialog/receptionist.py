@@ -62,6 +62,7 @@ class CallContext:
     end_call: Callable[[str], Awaitable[None]]
     stop_grace_s: float = 5.0
     take_unheard: Callable[[], str] = lambda: ""
+    note: Callable[[str, dict[str, Any]], None] = lambda kind, detail: None  # an event for the call log
 
 
 # The user aggregator adds this for a turn that interrupted the agent but had no words (a cough, noise).
@@ -165,7 +166,9 @@ class Receptionist(FrameProcessor):
         listening = not empty_turn and bool(unheard) and is_backchannel(last_user_text(frame))
         if not (empty_turn or listening):
             return False  # a real request, or "okay" when nothing was cut: the caller's answer
-        log.info("barge_in_not_a_turn", kind="empty" if empty_turn else "backchannel", resumed=bool(unheard))
+        kind = "empty" if empty_turn else "backchannel"
+        log.info("barge_in_not_a_turn", kind=kind, resumed=bool(unheard))
+        self.call.note("barge_in_handled", {"treated_as": kind, "resumed": bool(unheard)})
         if unheard:
             await self.push_frame(TTSSpeakFrame(unheard))
         return True
@@ -179,6 +182,8 @@ class Receptionist(FrameProcessor):
             text=reply.text,
             action=type(reply.action).__name__ if reply.action else None,
         )
+        if reply.intent.startswith("hours") or reply.intent == "open_now":
+            self.call.note("tool", {"name": "hours", "intent": reply.intent})
         if reply.text:
             await self.push_frame(TTSSpeakFrame(reply.text))
         elif reply.nudge:
@@ -214,6 +219,7 @@ class Receptionist(FrameProcessor):
         if self.outcome.outcome == "caller_hung_up":
             self.outcome = Outcome("message_taken", stored.id, self.outcome.messages)
         log.info("message_taken", message_id=stored.id, recipient=m.recipient, urgent=m.urgent)
+        self.call.note("tool", {"name": "take_message", "message_id": stored.id, "recipient": m.recipient})
 
     async def transfer(self, staff_name: str, number: str) -> None:
         """Move the live call to `number`; on failure apologise and offer to take a message."""
@@ -232,11 +238,13 @@ class Receptionist(FrameProcessor):
         )
         if result is None or not result.ok:
             log.warning("transfer_failed", staff=staff_name, code=result and result.code)
+            self.call.note("transfer", {"staff": staff_name, "ok": False, "code": result and result.code})
             await self.respond(self.router.resume_after_failed_transfer(staff_name))
             return
         self._ending = True
         self.outcome = Outcome("transferred", staff_name, self.outcome.messages)
         log.info("call_transferred", staff=staff_name)
+        self.call.note("transfer", {"staff": staff_name, "ok": True})
         await asyncio.sleep(self.call.stop_grace_s)  # Twilio's stop normally ends the stream first
         await self.call.end_call("transferred")
 
@@ -298,6 +306,7 @@ class Receptionist(FrameProcessor):
 
         async def business_hours(params: FunctionCallParams) -> None:
             day = str(params.arguments.get("day") or "").lower()
+            self.call.note("tool", {"name": "hours", "tool": "business_hours", "day": day})
             today = b.now().date()
             if day in WEEKDAYS:
                 d, label = _next_weekday(today, day)
@@ -310,6 +319,7 @@ class Receptionist(FrameProcessor):
             await params.result_callback({"hours": text})
 
         async def open_now(params: FunctionCallParams) -> None:
+            self.call.note("tool", {"name": "hours", "tool": "open_now"})
             await params.result_callback({"status": describe_now(b.hours, b.now())})
 
         async def take_message(params: FunctionCallParams) -> None:

@@ -185,6 +185,8 @@ class TwilioOutput(FrameProcessor):
         self.on_first_audio: Callable[[Utterance], None] | None = None
         self.on_clear: Callable[[], None] | None = None
         self.on_utterance_end: Callable[[Utterance], None] | None = None
+        self.on_text: Callable[[str], None] | None = None  # spoken text as it reaches the transport
+        self.on_audio_sent: Callable[[bytes], None] | None = None  # each μ-law chunk as it is sent
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Send audio, honour interruptions, and pass every other frame on."""
@@ -212,6 +214,8 @@ class TwilioOutput(FrameProcessor):
         marks: list[str] = []
         if isinstance(frame, TTSTextFrame):
             marks, self._unlabelled = self._unlabelled, []
+            if self.on_text:
+                self.on_text(frame.text)
         self._held.append(_Held(frame, marks))
         await self._release_heard()
 
@@ -285,6 +289,8 @@ class TwilioOutput(FrameProcessor):
             name = f"m{next(self._names)}"
             ms = len(chunk) * 1000 / PHONE_RATE
             await self._send(events.media_message(self._stream_sid, chunk))
+            if self.on_audio_sent:
+                self.on_audio_sent(chunk)
             await self._send(events.mark_message(self._stream_sid, name))
             self._pending[name] = _Pending(utterance, ms, now, frame_levels(ulaw_decode(chunk)))
             self._mark_ms[name] = ms

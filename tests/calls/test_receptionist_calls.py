@@ -21,6 +21,7 @@ from agent.calls.messages import MessageStore
 from agent.config import Settings
 from agent.dialog.business import load_business
 from agent.models import Models
+from agent.records.db import open_database
 from agent.server import STATE, create_app
 from agent.simulate import place_call, ulaw_to_pcm16k
 from agent.speech.whisper import transcribe
@@ -152,7 +153,9 @@ async def test_message_taken_over_the_phone_is_stored_with_every_field(
         await srv.close()
     detail = [e["detail_model"] for e in logs if e["event"] == "stt_final"]
     assert detail[0] is False and any(detail[1:]), detail  # details are heard by the bigger model
-    (message,) = MessageStore(call_settings.data_dir).all()
+    db = open_database(call_settings.db_url)
+    (message,) = await MessageStore(db).all()
+    await db.dispose()
     assert message.call_sid == result.call_sid
     assert (message.caller_name, message.callback_number) == ("John Smith", "6175550100")
     assert message.recipient == "Front Desk" and message.urgent is False

@@ -52,6 +52,26 @@ def test_disclosure_can_be_turned_off(tmp_path: Path) -> None:
     assert load_business(tmp_path, "cafe").opening_line == MINIMAL["greeting"]
 
 
+def test_the_recording_announcement_is_said_by_default_after_the_disclosure(tmp_path: Path) -> None:
+    """Without the field a call opens with the greeting, the disclosure, then "This call is recorded."."""
+    write(tmp_path, "cafe", MINIMAL)
+    biz = load_business(tmp_path, "cafe")
+    assert biz.call_opening == f"{biz.opening_line} This call is recorded."
+
+
+def test_the_recording_announcement_can_be_turned_off_or_reworded(tmp_path: Path) -> None:
+    """false says nothing more; a sentence replaces the default; a number is refused."""
+    write(tmp_path, "cafe", {**MINIMAL, "recording_announcement": False})
+    assert load_business(tmp_path, "cafe").call_opening == load_business(tmp_path, "cafe").opening_line
+    write(tmp_path, "cafe", {**MINIMAL, "recording_announcement": "Calls are recorded for training."})
+    assert load_business(tmp_path, "cafe").call_opening.endswith(
+        "assistant. Calls are recorded for training."
+    )
+    write(tmp_path, "cafe", {**MINIMAL, "recording_announcement": 3})
+    with pytest.raises(ProfileError, match="recording_announcement: must be a sentence, or false"):
+        load_business(tmp_path, "cafe")
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

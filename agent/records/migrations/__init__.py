@@ -1,0 +1,1 @@
+"""Alembic migrations of the call log (shipped inside the package)."""

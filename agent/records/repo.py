@@ -1,0 +1,158 @@
+"""Writes to the call log: a call opened and ended, its turns and events; card numbers redacted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.records.db import Database
+from agent.records.models import Call, Event, Turn
+from agent.records.redact import redact_cards, redact_value
+
+LATENCY_KEYS = {
+    "end_of_turn_ms": "end_of_turn_ms",
+    "stt_ms": "stt_ms",
+    "llm_first_token_ms": "llm_first_token_ms",
+    "tts_first_audio_ms": "tts_first_audio_ms",
+    "transport_ms": "transport_ms",
+    "server_total_ms": "voice_to_voice_ms",
+}
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What is known of a call when its stream starts."""
+
+    call_sid: str
+    stream_sid: str
+    business: str
+    started_at: dt.datetime
+    answered_at: dt.datetime
+    called: str = ""
+    caller: str = ""
+    voice: str = ""
+    server: str = ""
+
+
+@dataclass
+class TurnRecord:
+    """One finished turn, as the recorder hands it over."""
+
+    seq: int
+    speaker: str
+    text: str
+    start_s: float
+    end_s: float
+    interrupted: bool = False
+    heard_text: str | None = None
+    partials: list[dict[str, Any]] | None = None
+    latency: dict[str, float | None] = field(default_factory=dict)
+
+
+async def insert_call(session: AsyncSession, info: CallInfo) -> int:
+    """Open a call row (no outcome yet) and return its id."""
+    call = Call(
+        call_sid=info.call_sid,
+        stream_sid=info.stream_sid,
+        business=info.business,
+        called=info.called,
+        caller=info.caller,
+        voice=info.voice,
+        server=info.server,
+        started_at=info.started_at,
+        answered_at=info.answered_at,
+        end_reason="",
+    )
+    session.add(call)
+    await session.flush()
+    return call.id
+
+
+async def insert_turn(session: AsyncSession, call_id: int, turn: TurnRecord) -> None:
+    """Store a finished turn."""
+    latency = {column: turn.latency.get(key) for key, column in LATENCY_KEYS.items()}
+    session.add(
+        Turn(
+            call_id=call_id,
+            seq=turn.seq,
+            speaker=turn.speaker,
+            text=redact_cards(turn.text),
+            heard_text=None if turn.heard_text is None else redact_cards(turn.heard_text),
+            interrupted=turn.interrupted,
+            start_s=round(turn.start_s, 3),
+            end_s=round(turn.end_s, 3),
+            partials=redact_value(turn.partials),
+            **latency,
+        )
+    )
+
+
+async def insert_event(
+    session: AsyncSession, call_id: int, kind: str, at_s: float, detail: dict[str, Any], turn_seq: int | None
+) -> int:
+    """Store an event and return its id."""
+    event = Event(
+        call_id=call_id, kind=kind, at_s=round(at_s, 3), detail=redact_value(detail), turn_seq=turn_seq
+    )
+    session.add(event)
+    await session.flush()
+    return event.id
+
+
+async def update_event(session: AsyncSession, event_id: int, detail: dict[str, Any]) -> None:
+    """Merge `detail` into a stored event's detail."""
+    event = await session.get(Event, event_id)
+    if event is not None:
+        event.detail = {**event.detail, **redact_value(detail)}
+
+
+async def end_call(
+    session: AsyncSession,
+    call_id: int,
+    ended_at: dt.datetime,
+    outcome: str,
+    reason: str,
+    recording: str | None = None,
+) -> None:
+    """Close a call with its outcome, end reason, duration and recording."""
+    call = await session.get(Call, call_id)
+    if call is None:
+        return
+    call.ended_at = ended_at
+    call.duration_s = round((ended_at - call.started_at).total_seconds(), 3)
+    call.outcome = outcome
+    call.end_reason = reason[:200]
+    call.recording = recording
+
+
+async def close_open_calls(db: Database, server: str) -> int:
+    """Close this server's calls left open by a process that died, as interrupted; return how many.
+
+    Each ends where its last stored turn ended (or where it started).
+    """
+    async with db.sessions.begin() as session:
+        last_end = select(Turn.call_id, func.max(Turn.end_s).label("end_s")).group_by(Turn.call_id).subquery()
+        rows = (
+            await session.execute(
+                select(Call, last_end.c.end_s)
+                .outerjoin(last_end, last_end.c.call_id == Call.id)
+                .where(Call.ended_at.is_(None), Call.server == server)
+            )
+        ).all()
+        for call, end_s in rows:
+            base = call.answered_at or call.started_at
+            ended = base + dt.timedelta(seconds=end_s or 0.0)
+            call.ended_at = ended
+            call.duration_s = round((ended - call.started_at).total_seconds(), 3)
+            call.outcome = "interrupted"
+            call.end_reason = "server stopped during the call"
+        return len(rows)
+
+
+async def set_recording(session: AsyncSession, call_id: int, recording: str) -> None:
+    """Point a call at its recording file (a name under the recordings directory)."""
+    await session.execute(update(Call).where(Call.id == call_id).values(recording=recording))

@@ -1,0 +1,68 @@
+"""The schema comes from Alembic and matches the models, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from agent.records.db import Database, async_url, open_database
+from agent.records.models import Base
+
+
+class TestUpgrade:
+    async def test_upgrade_creates_every_table_at_the_head_revision(self, db: Database) -> None:
+        """After `upgrade head`, the tables exist and alembic_version holds the newest revision."""
+        async with db.engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+            version = (await conn.execute(text("select version_num from alembic_version"))).scalar_one()
+        assert {"calls", "turns", "events", "messages", "alembic_version"} <= tables
+        assert version == "0001"
+
+    async def test_migrated_schema_matches_the_models(self, db: Database) -> None:
+        """Autogenerate finds nothing to change: the migration and the models agree."""
+        async with db.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+            )
+        assert diff == []
+
+    async def test_upgrading_twice_changes_nothing(self, db_url: str) -> None:
+        """A second start on an upgraded database runs no migration and keeps its rows."""
+        first = open_database(db_url)
+        await first.upgrade()
+        async with first.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "insert into calls (call_sid, stream_sid, business, called, caller, voice, server,"
+                    " started_at, end_reason) values ('CA1', 'MZ1', 'b', '', '', '', '', '2026-01-01', '')"
+                )
+            )
+        await first.dispose()
+        second = open_database(db_url)
+        await second.upgrade()
+        async with second.engine.connect() as conn:
+            count = (await conn.execute(text("select count(*) from calls"))).scalar_one()
+        await second.dispose()
+        assert count == 1
+
+
+class TestUrls:
+    def test_plain_urls_get_async_drivers(self) -> None:
+        """sqlite: and postgresql:/postgres: URLs are given aiosqlite and asyncpg."""
+        assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+        assert async_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
+        assert async_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
+        assert async_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
+
+    async def test_a_password_from_a_secret_fills_a_url_without_one(self) -> None:
+        """DATABASE_PASSWORD is used only when the URL carries no password."""
+        db = open_database("postgresql://agent@db:5432/agent", password="s3cret")
+        other = open_database("postgresql://agent:given@db:5432/agent", password="s3cret")
+        try:
+            assert make_url(db.engine.url).password == "s3cret"
+            assert make_url(other.engine.url).password == "given"
+        finally:
+            await db.dispose()
+            await other.dispose()

@@ -1,0 +1,99 @@
+"""Writing calls, turns and events; calls left open by a dead process closed as interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import select
+
+from agent.records.db import Database
+from agent.records.models import Call, Event, Turn
+from agent.records.repo import close_open_calls
+from agent.records.writer import Writer
+from tests.records.helpers import T0, seed_call
+
+
+class TestCloseOpenCalls:
+    async def test_open_calls_of_this_server_are_closed_as_interrupted_at_their_last_turn(
+        self, db: Database
+    ) -> None:
+        """A call left open ends where its last stored turn ended, with outcome interrupted."""
+        call_id = await seed_call(db, ended=False)
+        assert await close_open_calls(db, "host-a") == 1
+        async with db.sessions() as session:
+            call = await session.get(Call, call_id)
+        assert call is not None and call.outcome == "interrupted"
+        assert call.ended_at == T0 + dt.timedelta(seconds=1 + 4.5)
+        assert call.duration_s == 5.5
+        assert await close_open_calls(db, "host-a") == 0
+
+    async def test_another_servers_live_calls_and_ended_calls_are_left_alone(self, db: Database) -> None:
+        """Only this server's open calls are closed; a finished call keeps its outcome."""
+        other = await seed_call(db, "CA" + "2" * 32, ended=False, server="host-b")
+        done = await seed_call(db, "CA" + "3" * 32, ended=True)
+        assert await close_open_calls(db, "host-a") == 0
+        async with db.sessions() as session:
+            assert (await session.get(Call, other)).outcome is None  # type: ignore[union-attr]
+            assert (await session.get(Call, done)).outcome == "completed"  # type: ignore[union-attr]
+
+
+class TestStoredText:
+    async def test_turns_keep_heard_text_partials_latency_and_order(self, db: Database) -> None:
+        """Turns read back in order with the heard part, the partials and the latency split."""
+        call_id = await seed_call(db)
+        async with db.sessions() as session:
+            turns = list(
+                await session.scalars(select(Turn).where(Turn.call_id == call_id).order_by(Turn.seq))
+            )
+            event = await session.scalar(select(Event).where(Event.call_id == call_id))
+        assert [t.speaker for t in turns] == ["caller", "agent"]
+        assert turns[0].partials is not None and turns[0].partials[0]["text"] == "What time"
+        assert turns[1].heard_text == "On Saturday we're open" and turns[1].interrupted
+        assert (turns[1].end_of_turn_ms, turns[1].stt_ms, turns[1].voice_to_voice_ms) == (210.0, 150.0, 640.0)
+        assert event is not None and event.turn_seq == 1 and event.detail == {"treated_as": "interruption"}
+
+
+class TestWriter:
+    async def test_a_slow_database_does_not_block_the_caller_and_writes_keep_their_order(
+        self, db: Database
+    ) -> None:
+        """`put` returns at once while an earlier write is stuck; all writes land in order."""
+        writer = Writer(db)
+        writer.start()
+        release = asyncio.Event()
+        order: list[int] = []
+
+        async def slow(_: object) -> None:
+            await release.wait()
+            order.append(0)
+
+        writer.put(slow)
+        for i in range(1, 4):
+
+            async def write(_: object, i: int = i) -> None:
+                order.append(i)
+
+            writer.put(write)
+        await asyncio.sleep(0.05)
+        assert order == [] and writer.pending >= 3
+        release.set()
+        await writer.close()
+        assert order == [0, 1, 2, 3]
+
+    async def test_a_failed_write_is_logged_and_later_writes_still_run(self, db: Database) -> None:
+        """One write raising does not stop the queue."""
+        writer = Writer(db)
+        writer.start()
+        done: list[str] = []
+
+        async def broken(_: object) -> None:
+            raise RuntimeError("boom")
+
+        async def fine(_: object) -> None:
+            done.append("ok")
+
+        writer.put(broken)
+        writer.put(fine)
+        await writer.close()
+        assert done == ["ok"] and writer.failed == 1
