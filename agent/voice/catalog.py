@@ -122,5 +122,6 @@ def make_tts(
         call_id=call_id,
         language=language,
         fallback_reason=choice.fallback_reason,
+        voice_name=choice.name,
         sample_rate=sample_rate,
     )

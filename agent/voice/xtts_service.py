@@ -61,10 +61,11 @@ class XttsTTSService(TTSService):
         call_id: str = "",
         language: Callable[[], str] = lambda: "en",
         fallback_reason: str | None = None,
+        voice_name: str | None = None,
         sample_rate: int | None = None,
         **kwargs: Any,
     ) -> None:
-        """Speak with `voice` (None: the stock voice from the start), `fallback` if it fails."""
+        """Speak with `voice` (None: `fallback` from the start, in place of `voice_name`), or `fallback`."""
         super().__init__(
             sample_rate=sample_rate,
             push_start_frame=True,
@@ -76,6 +77,7 @@ class XttsTTSService(TTSService):
         self._voice = voice
         self._piper = fallback
         self._call_id = call_id
+        self._voice_name = voice.name if voice else voice_name
         self._language = language
         self.fallback_reason: str | None = None
         self._text_aggregator = ChunkAggregator()  # type: ignore[assignment]
@@ -99,9 +101,8 @@ class XttsTTSService(TTSService):
 
     def _fall_back(self, reason: str) -> None:
         self.fallback_reason = reason
-        name = self._voice.name if self._voice else None
         self._voice = None
-        log.warning("voice_fallback", voice=name, reason=reason, to="piper")
+        log.warning("voice_fallback", voice=self._voice_name, reason=reason, to="piper")
 
     @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:

@@ -95,6 +95,7 @@ class TestUnavailable:
         assert tts.fallback_reason is not None and "model.pth" in tts.fallback_reason
         assert not tts.speaking_cloned
         assert {e["event"] for e in logs} >= {"voice_unavailable", "voice_fallback"}
+        assert [e["voice"] for e in logs if e["event"] == "voice_fallback"] == ["acme"]
 
     def test_no_model_dir_configured(self, voices_dir: Path) -> None:
         """A cloned voice with XTTS_MODEL_DIR unset says so."""
