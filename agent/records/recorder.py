@@ -255,6 +255,7 @@ class CallRecorder(BaseObserver):
             name = f"{day}/{self.info.call_sid}-{self.info.stream_sid}.wav"
             try:
                 await asyncio.to_thread(self.recording.write, self.recordings_dir / name)
+                log.info("call_recorded", recording=name, seconds=round(self.recording.seconds, 1))
             except OSError:
                 log.exception("recording_write_failed")
                 name = None

@@ -23,9 +23,10 @@ from agent.records.redact import REDACTED
 from agent.server import STATE
 from agent.simulate import place_call
 from agent.telephony.codec import ulaw_decode
-from tests.calls.test_receptionist_calls import serve, wait_idle
+from tests.calls.test_receptionist_calls import serve, twilio, wait_idle  # noqa: F401 (a fixture)
 from tests.conftest import AUTH_TOKEN
 from tests.fake_openai import FakeChatEndpoint
+from tests.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.models
 BLOCK = 80  # 10 ms at 8 kHz
@@ -231,3 +232,27 @@ async def test_keypresses_and_the_hours_they_look_up_are_events(
     record = await one_call(reader, "CA" + "e" * 32)
     kinds = [(e.kind, e.detail.get("digit") or e.detail.get("name")) for e in record.events]
     assert ("dtmf", "1") in kinds and ("tool", "hours") in kinds, kinds
+
+
+async def test_a_transfer_is_an_event_under_the_turn_that_asked_for_it(
+    cfg: Settings,
+    models: Models,
+    speech_dir: Path,
+    reader: Database,
+    twilio: tuple[FakeTwilio, TestServer],  # noqa: F811
+) -> None:
+    """'Someone about my bill' → a transfer event to Maria linked to that turn, outcome transferred."""
+    settings = replace(
+        cfg, twilio_api_base_url=f"http://127.0.0.1:{twilio[1].port}", twilio_stop_grace_secs=0.3
+    )
+    srv = await serve(settings, models)
+    try:
+        result = await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "bill.wav")])
+        await wait_idle(srv)
+    finally:
+        await srv.close()
+    record = await one_call(reader, result.call_sid)
+    assert record.call.outcome == "transferred"
+    asked = next(t for t in record.turns if t.speaker == "caller")
+    transfer = next(e for e in record.events if e.kind == "transfer")
+    assert transfer.detail == {"staff": "Maria Lopez", "ok": True} and transfer.turn_seq == asked.seq

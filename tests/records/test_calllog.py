@@ -1,0 +1,41 @@
+"""The call log as the server starts it: schema upgraded, a dead process's open calls closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.config import Settings
+from agent.records.calllog import CallLog, server_name
+from agent.records.db import open_database
+from agent.records.queries import get_call
+from tests.records.helpers import seed_call
+
+SID = "CA" + "4" * 32
+
+
+class TestStart:
+    async def test_a_restart_closes_the_calls_this_server_left_open_as_interrupted(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        """A call still open from before a crash is closed on the next start; another pod's is not."""
+        settings = Settings(data_dir=tmp_path, database_url=db_url, twilio_auth_token="t", pod_name="pod-1")
+        db = open_database(db_url)
+        await db.upgrade()
+        await seed_call(db, SID, ended=False, server=server_name(settings))
+        await seed_call(db, "CA" + "5" * 32, ended=False, server="pod-2")
+        await db.dispose()
+        calllog = CallLog(settings)
+        await calllog.start()
+        try:
+            (mine,) = await get_call(calllog.db, SID)
+            (other,) = await get_call(calllog.db, "CA" + "5" * 32)
+        finally:
+            await calllog.stop()
+        assert mine.call.outcome == "interrupted" and mine.call.ended_at is not None
+        assert [t.speaker for t in mine.turns] == ["caller", "agent"]  # what was said is kept
+        assert other.call.outcome is None
+
+    def test_the_server_name_is_the_pod_else_the_host(self) -> None:
+        """POD_NAME names the server in the call log; without it the host name does."""
+        assert server_name(Settings(pod_name="pod-7")) == "pod-7"
+        assert server_name(Settings()) != ""
