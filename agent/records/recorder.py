@@ -144,7 +144,7 @@ class CallRecorder(BaseObserver):
 
     def attach(self, output: TwilioOutput, timing: TurnTimingObserver) -> None:
         """Hook the transport's playback callbacks, keeping the ones already set."""
-        first_audio, cleared = output.on_first_audio, output.on_clear
+        first_audio, cleared, ended = output.on_first_audio, output.on_clear, output.on_utterance_end
 
         def on_first_audio(utterance: Utterance) -> None:
             turns = len(timing.turns)
@@ -166,7 +166,13 @@ class CallRecorder(BaseObserver):
 
         output.on_first_audio = on_first_audio
         output.on_clear = on_clear
-        output.on_utterance_end = lambda u: self._agent_ended(u, output.unheard_text)
+
+        def on_utterance_end(utterance: Utterance) -> None:
+            self._agent_ended(utterance, output.unheard_text)  # before anything can take the unheard text
+            if ended:
+                ended(utterance)
+
+        output.on_utterance_end = on_utterance_end
         output.on_text = self._text.append
         if self.recording is not None:
             recording = self.recording
