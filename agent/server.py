@@ -127,9 +127,9 @@ async def dial_status(request: web.Request) -> web.StreamResponse:
     log.info("dial_status", call_sid=params["CallSid"], status=status, staff=staff)
     if status == "completed":
         return web.Response(text=hang_up(), content_type="text/xml")
-    return _connect(
-        state, params["CallSid"], {"business": business, "resume": "transfer_failed", "staff": staff}
-    )
+    data = {"business": business, "resume": "transfer_failed", "staff": staff}
+    data.update({"from": params.get("From", ""), "to": params.get("To", "")})  # caller, number dialled
+    return _connect(state, params["CallSid"], data)
 
 
 async def _reject(ws: web.WebSocketResponse, reason: str) -> web.WebSocketResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import wave
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from agent.records.redact import REDACTED
 from agent.server import STATE
 from agent.simulate import place_call
 from agent.telephony.codec import ulaw_decode
+from agent.telephony.security import sign
 from tests.calls.test_receptionist_calls import serve, twilio, wait_idle  # noqa: F401 (a fixture)
 from tests.conftest import AUTH_TOKEN
 from tests.fake_openai import FakeChatEndpoint
@@ -256,3 +258,34 @@ async def test_a_transfer_is_an_event_under_the_turn_that_asked_for_it(
     asked = next(t for t in record.turns if t.speaker == "caller")
     transfer = next(e for e in record.events if e.kind == "transfer")
     assert transfer.detail == {"staff": "Maria Lopez", "ok": True} and transfer.turn_seq == asked.seq
+
+
+async def test_a_stream_resumed_after_a_failed_transfer_keeps_the_calls_numbers(
+    cfg: Settings, models: Models, reader: Database
+) -> None:
+    """The dial-status webhook carries From and To on to the resumed stream's row."""
+    from tests.test_server import Stream
+
+    sid = "CA" + "d" * 32
+    url = cfg.public_base_url + "/twilio/dial-status?business=example&staff=Maria Lopez"
+    params = {"CallSid": sid, "DialCallStatus": "no-answer", "From": "+15550100001", "To": "+15550100002"}
+    srv = await serve(cfg, models)
+    try:
+        async with aiohttp.ClientSession() as http:
+            signature = {"X-Twilio-Signature": sign(AUTH_TOKEN, url, params)}
+            resp = await http.post(url, data=params, headers=signature)
+            stream = ET.fromstring(await resp.text()).find("./Connect/Stream")
+            assert stream is not None
+            token = stream.find("Parameter")
+            assert token is not None
+            ws_url = stream.attrib["url"]
+            ws = await http.ws_connect(ws_url, headers={"x-twilio-signature": sign(AUTH_TOKEN, ws_url, {})})
+            resumed = Stream(ws, sid, token.attrib["value"])
+            await resumed.start()
+            await resumed.next_event("media")
+            await resumed.stop()
+        await wait_idle(srv)
+    finally:
+        await srv.close()
+    record = await one_call(reader, sid)
+    assert (record.call.caller, record.call.called) == ("+15550100001", "+15550100002")
