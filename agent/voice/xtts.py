@@ -143,11 +143,12 @@ def stream(
 ) -> Iterator[FloatArray]:
     """Yield 24 kHz float32 audio chunks of `text` as XTTS produces them (blocking; one stream per model).
 
-    The first chunk comes after `first_chunk_size` GPT tokens; each later chunk is twice the one before,
-    up to `chunk_size`, so the next chunk is ready before the audio already sent has played (as long as
-    generation runs at least twice real time). Each chunk re-decodes only `decode_context` frames
-    before its new audio (None: the whole utterance, as XTTS's `inference_stream` does); consecutive
-    chunks are crossfaded over 1024 samples, as XTTS does.
+    The first two chunks are `first_chunk_size` GPT tokens each, and each later one twice the one before,
+    up to `chunk_size`: the first is out early, and each next one is ready before the audio already sent
+    has played (XTTS holds back the last 1024 samples of each chunk, so a lone short first chunk followed
+    by a double one would leave a gap unless generation ran well over twice real time). Each chunk
+    re-decodes only `decode_context` frames before its new audio (None: the whole utterance, as XTTS's
+    `inference_stream` does); consecutive chunks are crossfaded over 1024 samples, as XTTS does.
     """
     lang = xtts_language(language)
     cfg = model.config
@@ -173,14 +174,15 @@ def stream(
         )
         decoder = ChunkDecoder(model, speaker, OVERLAP_SAMPLES, decode_context)
         all_latents: list[torch.Tensor] = []
-        pending, target = 0, first_chunk_size
+        pending, target, chunks = 0, first_chunk_size, 0
         for _token, latent in generator:
             all_latents.append(latent)
             pending += 1
             if pending < target:
                 continue
             chunk = decoder.chunk(torch.cat(all_latents, dim=0))
-            pending, target = 0, min(chunk_size, max(target * 2, 1))
+            chunks += 1
+            pending, target = 0, target if chunks == 1 else min(chunk_size, max(target * 2, 1))
             if len(chunk):
                 yield chunk.float().cpu().numpy()
         if pending or not decoder.started:
