@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 from sqlalchemy import select
 
@@ -289,3 +290,30 @@ async def test_a_stream_resumed_after_a_failed_transfer_keeps_the_calls_numbers(
         await srv.close()
     record = await one_call(reader, sid)
     assert (record.call.caller, record.call.called) == ("+15550100001", "+15550100002")
+
+
+async def test_a_failing_reply_model_leaves_an_error_event_under_the_turn(
+    cfg: Settings, models: Models, speech_dir: Path, reader: Database
+) -> None:
+    """The endpoint model answering 500 is stored as an error event linked to the caller's turn."""
+
+    async def overloaded(_: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": "model overloaded"}}, status=500)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", overloaded)
+    llm = TestServer(app, host="127.0.0.1", port=unused_port())
+    await llm.start_server()
+    settings = replace(cfg, llm_base_url=f"http://127.0.0.1:{llm.port}/v1", llm_model="m")
+    srv = await serve(settings, models)
+    try:
+        result = await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "hours.wav")])
+        await wait_idle(srv)
+    finally:
+        await srv.close()
+        await llm.close()
+    record = await one_call(reader, result.call_sid)
+    (error,) = [e for e in record.events if e.kind == "error"]
+    assert "500" in error.detail["error"] and error.detail["fatal"] is False
+    asked = [t for t in record.turns if t.speaker == "caller" and t.start_s < error.at_s]
+    assert asked and error.turn_seq == asked[-1].seq, ([(t.seq, t.text) for t in asked], error.turn_seq)
