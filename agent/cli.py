@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from agent.config import ConfigError, Settings, load_settings
+from agent.console import cli as console_cli
 from agent.records import cli as records_cli
 from agent.voice.cli import add_voices_parser, run_voices
 
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("-o", "--out", required=True, help="WAV file to write")
     add_voices_parser(sub)
     records_cli.register(sub)
+    console_cli.register(sub)
     sim = sub.add_parser("simulate-call", help="play Twilio's part of a call against a server")
     sim.add_argument(
         "--wav",
@@ -148,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         return _say(args, settings)
     if args.command == "calls":
         return records_cli.run(args, settings)
+    if args.command == "operators":
+        return console_cli.run(args, settings)
     if args.command == "voices":
         return run_voices(args, settings)
     args.url = args.url or f"http://{settings.host}:{settings.port}"

@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 from agent.calls.messages import MessageStore
 from agent.calls.session import DIAL_STATUS_PATH, CallServices, CallSession
 from agent.config import Settings
+from agent.console.app import mount_console
 from agent.dialog.business import Directory, load_directory
 from agent.kube import DeletionCost
 from agent.metrics import Metrics
@@ -300,6 +301,7 @@ def create_app(settings: Settings, models: Models | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    mount_console(app, app[STATE])
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_calls)
     app.on_cleanup.append(_close_calllog)

@@ -1,0 +1,189 @@
+"""Console pages for calls: the filtered list, one call in full, its recording and clips, and export."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from agent.console import queries, views
+from agent.console.app import CONSOLE, PREFIX, render, require
+from agent.console.media import cut_clip, recording_file
+from agent.records.models import OUTCOMES, Call
+from agent.records.queries import CALL_FIELDS, get_call, record_dict
+
+log = structlog.get_logger(__name__)
+
+
+def _date(raw: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"not a date (YYYY-MM-DD): {raw!r}") from None
+
+
+def call_filter(query: dict[str, str] | web.Request) -> queries.CallFilter:
+    """The calls filter from a request's query string."""
+    q = query.query if isinstance(query, web.Request) else query
+    outcome = q.get("outcome", "")
+    return queries.CallFilter(
+        since=_date(q.get("since", "")),
+        until=_date(q.get("until", "")),
+        outcome=outcome if outcome in OUTCOMES else "",
+        business=q.get("business", "").strip(),
+        number=q.get("number", "").strip(),
+        text=q.get("q", "").strip(),
+    )
+
+
+async def calls_list(request: web.Request) -> web.StreamResponse:
+    """Calls, newest first, filtered and paged."""
+    db = request.app[CONSOLE].db
+    where = call_filter(request)
+    try:
+        page = int(request.query.get("page", "1"))
+    except ValueError:
+        page = 1
+    result = await queries.search_calls(db, where, page)
+    params = {k: v for k, v in request.query.items() if k != "page" and v}
+    return render(
+        request,
+        "calls.html",
+        result=result,
+        f=request.query,
+        params=params,
+        outcomes=OUTCOMES,
+        businesses=await queries.businesses(db),
+    )
+
+
+async def call_page(request: web.Request) -> web.StreamResponse:
+    """One call: transcript, recording, messages, events, heard vs generated, waterfall, forensics."""
+    console = request.app[CONSOLE]
+    records = await get_call(console.db, request.match_info["call_sid"])
+    if not records:
+        raise web.HTTPNotFound(text="no such call")
+    stages = views.governing_settings(console.state.settings)
+    streams = [
+        {
+            "record": r,
+            "tools": views.tools_by_turn(r.events),
+            "heard": {
+                t.seq: views.heard_split(t.text, t.heard_text) for t in r.turns if t.speaker == "agent"
+            },
+            "partials": {t.seq: views.partial_steps(t.partials) for t in r.turns if t.speaker == "caller"},
+            "latency": views.latency_summary(r.turns, stages),
+            "barge_ins": views.forensics(r.turns, r.events),
+            "length_s": max([r.call.duration_s or 0.0] + [t.end_s for t in r.turns] + [1.0]),
+            "has_recording": recording_file(console.state.settings.recordings_path, r.call.recording)
+            is not None,
+        }
+        for r in records
+    ]
+    return render(request, "call.html", call_sid=records[0].call.call_sid, streams=streams)
+
+
+async def _recording(request: web.Request) -> tuple[Call, Path]:
+    console = request.app[CONSOLE]
+    try:
+        call = await queries.call_by_id(console.db, int(request.match_info["call_id"]))
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    path = None
+    if call is not None:
+        path = await asyncio.to_thread(recording_file, console.state.settings.recordings_path, call.recording)
+    if call is None or path is None:
+        raise web.HTTPNotFound(text="no recording for this call")
+    return call, path
+
+
+async def recording(request: web.Request) -> web.StreamResponse:
+    """The call's stereo recording (HTTP Range honoured); playing or downloading it is audited."""
+    login = require(request, "viewer")
+    call, path = await _recording(request)
+    response = web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "private"})
+    download = request.query.get("download") == "1"
+    if download:
+        response.headers["Content-Disposition"] = f'attachment; filename="{call.call_sid}.wav"'
+    # A player fetches the file in ranges as it seeks: audit the first request, not every range.
+    if download or request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):
+        action = "download" if download else "play"
+        await queries.audit(request.app[CONSOLE].db, login.name, action, f"recording:{call.call_sid}")
+    return response
+
+
+async def clip(request: web.Request) -> web.StreamResponse:
+    """A short WAV cut from the recording around a moment (`start`, `end` in seconds); audited as played."""
+    login = require(request, "viewer")
+    call, path = await _recording(request)
+    try:
+        start, end = float(request.query["start"]), float(request.query["end"])
+    except (KeyError, ValueError):
+        raise web.HTTPBadRequest(text="start and end (seconds) are required") from None
+    if not 0 <= start < end or end - start > 30:
+        raise web.HTTPBadRequest(text="a clip is 0 to 30 seconds of the call")
+    body = await asyncio.to_thread(cut_clip, path, start, end)
+    await queries.audit(
+        request.app[CONSOLE].db, login.name, "play_clip", f"recording:{call.call_sid}", start=start, end=end
+    )
+    return web.Response(body=body, content_type="audio/wav", headers={"Cache-Control": "private"})
+
+
+def _mask_row(row: dict[str, Any]) -> None:
+    """Mask the numbers in an exported call for a viewer: its fields, transcripts and messages."""
+    row["caller"], row["called"] = views.mask_number(row["caller"]), views.mask_number(row["called"])
+    for turn in row["turns"]:
+        turn["text"] = views.mask_text(turn["text"])
+        turn["heard_text"] = turn["heard_text"] and views.mask_text(turn["heard_text"])
+        turn["partials"] = [
+            {**p, "text": views.mask_text(str(p.get("text", "")))} for p in turn["partials"] or []
+        ]
+    for m in row["messages"]:
+        m["callback_number"] = views.mask_number(m["callback_number"])
+        m["message"] = views.mask_text(m["message"])
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """The filtered calls as CSV (one row each) or JSON (with turns, events, messages); audited."""
+    login = require(request, "viewer")
+    console = request.app[CONSOLE]
+    fmt = request.match_info["fmt"]
+    where = call_filter(request)
+    records = [
+        r for sid in await queries.matching_sids(console.db, where) for r in await get_call(console.db, sid)
+    ]
+    masked = not login.can("editor")
+    rows = [record_dict(r) for r in records]
+    if masked:
+        for row in rows:
+            _mask_row(row)
+    await queries.audit(
+        console.db, login.name, "export", f"calls:{fmt}", count=len(rows), filters=dict(request.query)
+    )
+    log.info("console_export", operator=login.name, format=fmt, calls=len(rows))
+    name = f"calls-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "json":
+        return web.Response(text=json.dumps(rows, indent=1), content_type="application/json", headers=headers)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*CALL_FIELDS, "turns"], extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "turns": len(row["turns"])})
+    return web.Response(text=out.getvalue(), content_type="text/csv", headers=headers)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Register the call pages."""
+    router.add_get(f"{PREFIX}/calls", calls_list)
+    router.add_get(f"{PREFIX}/calls/{{call_sid}}", call_page)
+    router.add_get(f"{PREFIX}/recordings/{{call_id}}", recording)
+    router.add_get(f"{PREFIX}/recordings/{{call_id}}/clip", clip)
+    router.add_get(f"{PREFIX}/export.{{fmt:csv|json}}", export)

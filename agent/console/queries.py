@@ -1,0 +1,117 @@
+"""The console's reads and writes on the call log: filtered, paged calls; the audit log; one call by id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+
+from agent.console.models import AuditEntry
+from agent.records.db import Database
+from agent.records.models import Call, Message, Turn
+
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """What the calls list is narrowed to: a date range, outcome, business, number and transcript text."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    outcome: str = ""
+    business: str = ""
+    number: str = ""
+    text: str = ""
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        """`query` narrowed to the calls this filter keeps."""
+        if self.since:
+            query = query.where(Call.started_at >= _midnight(self.since))
+        if self.until:
+            query = query.where(Call.started_at < _midnight(self.until + dt.timedelta(days=1)))
+        if self.outcome:
+            query = query.where(Call.outcome == self.outcome)
+        if self.business:
+            query = query.where(Call.business == self.business)
+        if self.number:
+            like = f"%{self.number}%"
+            query = query.where(or_(Call.caller.like(like), Call.called.like(like)))
+        if self.text:
+            said = select(Turn.id).where(Turn.call_id == Call.id, Turn.text.ilike(f"%{self.text}%"))
+            query = query.where(said.exists())
+        return query
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class CallPage:
+    """One page of calls, newest first, each with its number of turns, and how many match in all."""
+
+    calls: list[tuple[Call, int]]
+    total: int
+    page: int
+    pages: int
+
+
+async def search_calls(db: Database, where: CallFilter, page: int = 1, size: int = PAGE_SIZE) -> CallPage:
+    """The calls `where` keeps, one page of them."""
+    turns = select(func.count(Turn.id)).where(Turn.call_id == Call.id).scalar_subquery()
+    count = where.apply(select(func.count(Call.id)))
+    async with db.sessions() as session:
+        total = int(await session.scalar(count) or 0)
+        pages = max(1, -(-total // size))
+        page = min(max(1, page), pages)
+        query = where.apply(select(Call, turns)).order_by(Call.started_at.desc(), Call.id.desc())
+        rows = (await session.execute(query.offset((page - 1) * size).limit(size))).all()
+    return CallPage([(c, int(n)) for c, n in rows], total, page, pages)
+
+
+async def matching_sids(db: Database, where: CallFilter) -> list[str]:
+    """The CallSids of every call `where` keeps, oldest first (for export)."""
+    query = where.apply(select(Call.call_sid)).order_by(Call.started_at, Call.id)
+    async with db.sessions() as session:
+        return list(dict.fromkeys(await session.scalars(query)))
+
+
+async def call_by_id(db: Database, call_id: int) -> Call | None:
+    """One stream's call row."""
+    async with db.sessions() as session:
+        return await session.get(Call, call_id)
+
+
+async def businesses(db: Database) -> list[str]:
+    """Every business that has calls, for the filter's choices."""
+    async with db.sessions() as session:
+        return list(await session.scalars(select(Call.business).distinct().order_by(Call.business)))
+
+
+async def inbox(db: Database, handled: bool | None = None) -> list[Message]:
+    """Messages callers left, open ones first, newest first; only open (False) or handled (True) if asked."""
+    query = select(Message).order_by(Message.handled_at.is_not(None), Message.created_at.desc(), Message.id)
+    if handled is not None:
+        query = query.where(Message.handled_at.is_not(None) if handled else Message.handled_at.is_(None))
+    async with db.sessions() as session:
+        return list(await session.scalars(query))
+
+
+async def audit(db: Database, operator: str, action: str, target: str, **detail: Any) -> None:
+    """Record that `operator` did `action` to `target`."""
+    async with db.sessions.begin() as session:
+        session.add(
+            AuditEntry(
+                at=dt.datetime.now(dt.UTC), operator=operator, action=action, target=target, detail=detail
+            )
+        )
+
+
+async def audit_log(db: Database, limit: int = 200) -> list[AuditEntry]:
+    """The latest audit entries, newest first."""
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    async with db.sessions() as session:
+        return list(await session.scalars(query))

@@ -1,0 +1,122 @@
+"""The console in headless Chromium: log in, find a simulated call, hear its recording, handle its message."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer, unused_port
+
+from agent.config import Settings
+from agent.console.auth import add_operator
+from agent.models import Models
+from agent.server import STATE
+from agent.simulate import place_call
+from tests.calls.test_receptionist_calls import serve, wait_idle
+from tests.conftest import AUTH_TOKEN, REPO
+from tests.console.conftest import PASSWORD
+from tests.fake_openai import FakeChatEndpoint
+
+pytestmark = pytest.mark.models
+ARTIFACTS = REPO / ".agent" / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+try:
+    import selenium  # noqa: F401
+
+    NO_SELENIUM = ""
+except ImportError:
+    NO_SELENIUM = "selenium is not installed (pip install -e '.[dev]')"
+
+
+def _skip_reason() -> str:
+    if NO_SELENIUM:
+        return NO_SELENIUM
+    if not CHROMIUM or not DRIVER:
+        return "headless Chromium is missing: `make setup` installs Debian's chromium and chromium-driver"
+    return ""
+
+
+def drive_browser(base: str, call_sid: str, screenshot: Path) -> dict[str, object]:
+    """Log in, open the call, wait for its audio, screenshot it, then mark its message handled (blocking)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2400"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    seen: dict[str, object] = {}
+    try:
+        wait = WebDriverWait(driver, 30)
+        driver.get(f"{base}/console/calls")
+        seen["login_redirect"] = "/console/login" in driver.current_url
+        driver.find_element(By.ID, "name").send_keys("editor")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "login").click()
+        wait.until(lambda d: d.find_elements(By.ID, "calls"))
+        driver.find_element(By.CSS_SELECTOR, f'a.call-link[href$="{call_sid}"]').click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.transcript"))
+        seen["transcript"] = driver.find_element(By.CSS_SELECTOR, "table.transcript").text
+        duration = "return document.querySelector('audio.recording').duration"
+        wait.until(lambda d: (d.execute_script(duration) or 0) > 0)
+        seen["duration"] = driver.execute_script(duration)
+        row = driver.find_element(By.CSS_SELECTOR, "tr.turn.caller")
+        row.click()
+        seen["seek"] = (
+            float(row.get_attribute("data-start") or "nan"),
+            driver.execute_script("return document.querySelector('audio.recording').currentTime"),
+        )
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(screenshot))
+        driver.get(f"{base}/console/messages")
+        driver.find_element(By.CSS_SELECTOR, "button.mark-handled").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".handled"))
+        seen["handled"] = driver.find_element(By.CSS_SELECTOR, ".handled").text
+    finally:
+        driver.quit()
+    return seen
+
+
+async def test_an_operator_finds_a_simulated_call_hears_it_and_handles_its_message(
+    settings: Settings, models: Models, speech_dir: Path
+) -> None:
+    """A call placed over the real websocket shows up: transcript, a playable recording, its message."""
+    if reason := _skip_reason():
+        pytest.skip(reason)
+    fake = FakeChatEndpoint(
+        "I've passed that on to Maria.",
+        tool_call=(
+            "take_message",
+            {"caller_name": "John Smith", "callback_number": "6175550100", "message": "Call me back."},
+        ),
+    )
+    llm = TestServer(fake.app(), host="127.0.0.1", port=unused_port())
+    await llm.start_server()
+    cfg = replace(settings, llm_base_url=f"http://127.0.0.1:{llm.port}/v1", llm_model="m")
+    srv = await serve(cfg, models)
+    try:
+        await add_operator(srv.app[STATE].calllog.db, "editor", "editor", PASSWORD)
+        result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "msg0.wav")])
+        await wait_idle(srv)
+        shot = ARTIFACTS / "console-call-page.png"
+        seen = await asyncio.to_thread(drive_browser, cfg.public_base_url, result.call_sid, shot)
+    finally:
+        await srv.close()
+        await llm.close()
+    print(f"screenshot of the call page: {shot}")
+    assert seen["login_redirect"] is True
+    transcript = str(seen["transcript"])
+    assert "Harbor Dental" in transcript and "message" in transcript.lower(), transcript
+    assert isinstance(seen["duration"], float | int) and seen["duration"] > 1
+    start, position = seen["seek"]  # type: ignore[misc]
+    assert start > 1 and abs(position - start) < 1.0, seen["seek"]  # clicking a turn seeks the player
+    assert "handled by editor" in str(seen["handled"])
+    assert shot.is_file() and shot.stat().st_size > 10_000

@@ -1,0 +1,309 @@
+"""The console over real HTTP: the login guard, CSRF, roles, the recording handler and the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import io
+import json
+import re
+import wave
+from dataclasses import replace
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from agent.config import Settings
+from agent.console.models import AuditEntry
+from agent.console.queries import inbox
+from agent.models import Models
+from agent.records import repo
+from agent.records.db import Database
+from agent.server import create_app
+from agent.simulate import place_call
+from tests.conftest import AUTH_TOKEN
+from tests.console.conftest import RECORDING_S, Seeded, csrf_of, log_in
+from tests.records.helpers import T0, seed_call
+
+CALLER = "+15550100001"
+
+
+async def audit_actions(db: Database) -> list[tuple[str, str, str]]:
+    async with db.sessions() as session:
+        rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        return [(a.operator, a.action, a.target) for a in rows]
+
+
+class TestLoginGuard:
+    async def test_pages_without_a_session_redirect_to_the_login_form(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """A browser asking for any console page without a session is sent to log in, keeping where it was."""
+        for path in ("/console/calls", f"/console/calls/{console.call_sid}", "/console/messages", "/nowhere"):
+            async with http.get(console.url(path), allow_redirects=False) as r:
+                assert r.status == 302, path
+                assert r.headers["Location"].startswith("/console/login?next=")
+
+    async def test_data_without_a_session_is_refused_with_401(self, console: Seeded) -> None:
+        """Recordings, clips and exports answer 401 to a client with no session."""
+        async with aiohttp.ClientSession() as anon:
+            for path in (
+                f"/console/recordings/{console.call_id}",
+                f"/console/recordings/{console.call_id}/clip?start=0&end=1",
+                "/console/export.json",
+            ):
+                async with anon.get(console.url(path), allow_redirects=False) as r:
+                    assert r.status == 401, path
+
+    async def test_health_and_metrics_stay_open(self, console: Seeded) -> None:
+        """/healthz and /metrics answer without a session."""
+        async with aiohttp.ClientSession() as anon:
+            for path in ("/healthz", "/metrics"):
+                async with anon.get(console.url(path)) as r:
+                    assert r.status == 200, path
+
+    async def test_a_wrong_password_is_refused_and_repeated_failures_are_limited(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """Five wrong passwords for a name earn 401s; the sixth try, even with the right one, gets 429."""
+        statuses = [await log_in(http, console, "editor", "wrong password!") for _ in range(5)]
+        assert statuses == [401] * 5
+        assert await log_in(http, console, "editor") == 429
+
+    async def test_the_session_cookie_is_httponly_and_samesite_lax(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """Logging in sets an HttpOnly, SameSite=Lax session cookie (not Secure on plain http)."""
+        async with http.get(console.url("/console/login")) as page:
+            form = {"csrf": csrf_of(await page.text()), "name": "admin", "password": "correct horse battery"}
+        async with http.post(console.url("/console/login"), data=form, allow_redirects=False) as r:
+            assert r.status == 302
+            cookie = r.cookies["console_session"]
+            assert cookie["httponly"] and cookie["samesite"] == "Lax" and not cookie["secure"]
+
+    async def test_cookies_are_secure_when_the_public_url_is_https(
+        self, settings: Settings, models: Models
+    ) -> None:
+        """Behind an https PUBLIC_BASE_URL the login form's cookie is marked Secure."""
+        server = TestServer(
+            create_app(replace(settings, public_base_url="https://console.example.com"), models)
+        )
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as anon, anon.get(server.make_url("/console/login")) as r:
+                cookie = r.cookies["console_login_csrf"]
+                assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
+        finally:
+            await server.close()
+
+
+class TestCsrf:
+    async def test_a_form_without_its_csrf_token_is_refused(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """Marking a message handled without the token, or with another, is 403; the message stays open."""
+        assert await log_in(http, console, "editor") == 200
+        path = console.url(f"/console/messages/{console.message_id}/handled")
+        for data in ({}, {"csrf": "not-the-token"}):
+            async with http.post(path, data=data, allow_redirects=False) as r:
+                assert r.status == 403
+        (message,) = await inbox(console.db)
+        assert message.handled_at is None
+
+    async def test_the_login_form_needs_its_csrf_token(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """A login POST without the form's token is 403 even with the right password."""
+        form = {"name": "admin", "password": "correct horse battery"}
+        async with http.post(console.url("/console/login"), data=form, allow_redirects=False) as r:
+            assert r.status == 403
+
+
+class TestRoles:
+    async def test_a_viewer_sees_masked_numbers(self, console: Seeded, http: aiohttp.ClientSession) -> None:
+        """A viewer's calls list, call page and inbox show only a number's last two digits."""
+        assert await log_in(http, console, "viewer") == 200
+        for path in ("/console/calls", f"/console/calls/{console.call_sid}", "/console/messages"):
+            async with http.get(console.url(path)) as r:
+                html = await r.text()
+            assert CALLER not in html and "6175550100" not in html and "+16175550100" not in html, path
+            assert "***01" in html or "***00" in html, path
+
+    async def test_an_editor_sees_full_numbers(self, console: Seeded, http: aiohttp.ClientSession) -> None:
+        """An editor's calls list shows the caller's number in full."""
+        assert await log_in(http, console, "editor") == 200
+        async with http.get(console.url("/console/calls")) as r:
+            assert CALLER in await r.text()
+
+    async def test_a_viewer_cannot_mark_a_message_handled(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """The inbox offers a viewer no button, and the POST (with a valid token) is 403."""
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/messages")) as r:
+            html = await r.text()
+        assert "Mark handled" not in html
+        path = console.url(f"/console/messages/{console.message_id}/handled")
+        async with http.post(path, data={"csrf": csrf_of(html)}, allow_redirects=False) as r:
+            assert r.status == 403
+        (message,) = await inbox(console.db)
+        assert message.handled_at is None
+
+    async def test_an_editor_marks_a_message_handled_and_it_is_audited(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """The editor's POST marks it handled by them, and the audit log says so."""
+        assert await log_in(http, console, "editor") == 200
+        async with http.get(console.url("/console/messages")) as r:
+            token = csrf_of(await r.text())
+        path = console.url(f"/console/messages/{console.message_id}/handled")
+        async with http.post(path, data={"csrf": token}) as r:
+            assert r.status == 200 and "handled by editor" in await r.text()
+        assert ("editor", "mark_handled", f"message:{console.message_id}") in await audit_actions(console.db)
+
+    async def test_only_an_admin_reads_the_audit_log(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """The audit page is 403 for an editor."""
+        assert await log_in(http, console, "editor") == 200
+        async with http.get(console.url("/console/audit")) as r:
+            assert r.status == 403
+
+
+class TestRecording:
+    async def test_the_recording_honours_range_requests(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """A Range request gets 206 with exactly those bytes; the whole file is the stereo WAV."""
+        assert await log_in(http, console, "viewer") == 200
+        url = console.url(f"/console/recordings/{console.call_id}")
+        async with http.get(url) as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "audio/wav"
+            whole = await r.read()
+        with wave.open(io.BytesIO(whole)) as wav:
+            assert wav.getnchannels() == 2 and wav.getnframes() == int(RECORDING_S * 8000)
+        async with http.get(url, headers={"Range": "bytes=100-199"}) as r:
+            assert r.status == 206
+            assert r.headers["Content-Range"] == f"bytes 100-199/{len(whole)}"
+            assert await r.read() == whole[100:200]
+
+    async def test_a_clip_is_cut_around_a_moment(self, console: Seeded, http: aiohttp.ClientSession) -> None:
+        """The clip handler returns a stereo WAV of just the asked span."""
+        assert await log_in(http, console, "viewer") == 200
+        url = console.url(f"/console/recordings/{console.call_id}/clip?start=2.4&end=5.4")
+        async with http.get(url) as r:
+            assert r.status == 200
+            with wave.open(io.BytesIO(await r.read())) as wav:
+                assert wav.getnchannels() == 2 and wav.getnframes() == 3 * 8000
+
+    async def test_play_download_clip_and_export_are_audited(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """Each of play, download, clip and export writes an audit row naming the operator."""
+        assert await log_in(http, console, "admin") == 200
+        base = f"/console/recordings/{console.call_id}"
+        for path in (base, f"{base}?download=1", f"{base}/clip?start=0&end=2", "/console/export.csv"):
+            async with http.get(console.url(path)) as r:
+                assert r.status == 200, path
+                await r.read()
+        target = f"recording:{console.call_sid}"
+        assert await audit_actions(console.db) == [
+            ("admin", "play", target),
+            ("admin", "download", target),
+            ("admin", "play_clip", target),
+            ("admin", "export", "calls:csv"),
+        ]
+        async with http.get(console.url("/console/audit")) as r:
+            assert "download" in await r.text()
+
+
+async def seed_more(db: Database) -> None:
+    """Thirty more calls a day apart from 2026-10-01, one of which asked about parking."""
+    for i in range(30):
+        call_id = await seed_call(
+            db, f"CA{i:032d}", started_at=T0.replace(month=10, day=1) + dt.timedelta(days=i)
+        )
+        if i == 12:
+            async with db.sessions.begin() as session:
+                turn = repo.TurnRecord(5, "caller", "Is there parking behind the building?", 6.0, 7.0)
+                await repo.insert_turn(session, call_id, turn)
+
+
+def listed(html: str) -> list[str]:
+    return re.findall(r'class="call-link" href="/console/calls/(CA\w+)"', html)
+
+
+class TestCallsList:
+    async def test_calls_are_paged_newest_first(self, console: Seeded, http: aiohttp.ClientSession) -> None:
+        """31 calls make two pages of 25 and 6, newest first, with a link to the older page."""
+        await seed_more(console.db)
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/calls")) as r:
+            first = await r.text()
+        async with http.get(console.url("/console/calls?page=2")) as r:
+            second = await r.text()
+        assert "31 call(s)" in first and len(listed(first)) == 25 and len(listed(second)) == 6
+        assert listed(first)[0] == console.call_sid  # seeded on 2026-11-01, the newest
+        assert listed(second)[-1] == f"CA{0:032d}" and "older →" in first and "older →" not in second
+
+    async def test_filters_narrow_by_text_date_outcome_and_number(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """Each filter keeps just the calls it describes."""
+        await seed_more(console.db)
+        assert await log_in(http, console, "editor") == 200
+
+        async def sids(query: str) -> list[str]:
+            async with http.get(console.url(f"/console/calls?{query}")) as r:
+                assert r.status == 200, query
+                return listed(await r.text())
+
+        assert await sids("q=PARKING") == [f"CA{12:032d}"]
+        assert await sids("since=2026-10-05&until=2026-10-06") == [f"CA{5:032d}", f"CA{4:032d}"]
+        assert len(await sids("outcome=completed")) == 25 and await sids("outcome=error") == []
+        assert len(await sids("number=0100001&business=example")) == 25 and await sids("number=999") == []
+
+
+class TestExport:
+    async def test_a_viewer_exports_json_with_turns_and_masked_numbers(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """The JSON export carries each call's turns, events and messages, numbers masked for a viewer."""
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/export.json")) as r:
+            assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
+            (call,) = json.loads(await r.text())
+        assert call["call_sid"] == console.call_sid and call["caller"] == "***01"
+        assert [t["speaker"] for t in call["turns"]] == ["caller", "agent"]
+        assert call["messages"][0]["callback_number"] == "***00"
+        assert ("viewer", "export", "calls:json") in await audit_actions(console.db)
+
+
+class TestLive:
+    async def test_a_call_in_progress_is_listed_live_with_its_number_masked_for_a_viewer(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """While a simulated call holds the line it is on the live page; once it hangs up it is gone."""
+        assert await log_in(http, console, "viewer") == 200
+        call = asyncio.create_task(
+            place_call(console.url("/"), AUTH_TOKEN, [], public_base_url=console.url("/"), hold_s=30)
+        )
+        try:
+            html = ""
+            async with asyncio.timeout(30):
+                while "/console/calls/CA" not in html:
+                    await asyncio.sleep(0.2)
+                    async with http.get(console.url("/console/live")) as r:
+                        html = await r.text()
+            assert "***01" in html and CALLER not in html and "1 of at most" in html
+        finally:
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+        async with asyncio.timeout(15):
+            while "No calls right now" not in html:
+                await asyncio.sleep(0.2)
+                async with http.get(console.url("/console/live")) as r:
+                    html = await r.text()
