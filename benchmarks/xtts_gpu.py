@@ -190,7 +190,7 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=130, help="GPT tokens per utterance (≈46 ms each)")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--first-sizes", default="4,8,12", help="first-chunk sizes (GPT tokens) to time")
-    parser.add_argument("--chunk", type=int, default=24, help="later chunk size (GPT tokens)")
+    parser.add_argument("--chunk", type=int, default=24, help="largest chunk (GPT tokens)")
     parser.add_argument("--streams", default="1,2,4,8", help="concurrent streams (one replica each)")
     parser.add_argument("--budget-s", type=float, default=300.0, help="skip what would start after this")
     args = parser.parse_args()
@@ -221,7 +221,8 @@ def main() -> int:
     say(
         f"Run {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; torch {torch.__version__}, "
         f"fp32 weights (TF32 matmuls), {params:.0f} M parameters, built in {build_s:.1f} s; "
-        f"utterances capped at {args.max_tokens} GPT tokens; later chunks every {args.chunk} tokens."
+        f"utterances capped at {args.max_tokens} GPT tokens; chunks: the first size twice, then doubling"
+        f" up to {args.chunk} tokens."
     )
     say()
     with own_stream(model):
