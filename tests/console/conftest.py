@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import wave
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -19,10 +19,12 @@ from agent.console.auth import add_operator
 from agent.models import Models
 from agent.records.db import Database
 from agent.server import STATE, create_app
+from tests.records.conftest import db_url
 from tests.records.helpers import seed_call
 
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "editor", "viewer")
+__all__ = ["db_url"]  # the call log's SQLite/PostgreSQL fixture, shared with the store's tests
 RECORDING = "2026/11/01/seeded.wav"
 RECORDING_S = 6.0
 
@@ -72,8 +74,9 @@ def csrf_of(html: str) -> str:
 
 
 @pytest.fixture
-async def console(settings: Settings, models: Models) -> AsyncIterator[Seeded]:
-    """The whole app on loopback, an operator per role, one seeded call with a recording and a message."""
+async def console(settings: Settings, models: Models, db_url: str) -> AsyncIterator[Seeded]:
+    """The whole app on loopback (SQLite, then PostgreSQL), an operator per role, a call and a message."""
+    settings = replace(settings, database_url=db_url)
     server = TestServer(create_app(settings, models), host=settings.host, port=settings.port)
     await server.start_server()
     db = server.app[STATE].calllog.db
