@@ -156,6 +156,22 @@ def utterance(
     return run
 
 
+def bf16_trial(model: Any, latents: Latents, first: int, chunk: int, runs: int) -> str:
+    """First chunk and RTF with the model's work under bf16 autocast (weights stay fp32), or why it failed."""
+    try:
+        with torch.autocast(device_type=model.device.type, dtype=torch.bfloat16):
+            utterance(model, latents, CLAUSE, first, chunk, False)  # warm-up
+            firsts = [utterance(model, latents, CLAUSE, first, chunk, True).first * 1000 for _ in range(runs)]
+            rtf = statistics.mean(utterance(model, latents, SENTENCE, first, chunk, False).rtf for _ in "ab")
+    except Exception as exc:  # report it and go on with the fp32 measurements
+        return f"**bf16 autocast** failed: {type(exc).__name__}: {str(exc)[:200]}"
+    return (
+        f"**bf16 autocast** (weights fp32; matmuls and convolutions in bf16): first chunk of {first} tokens"
+        f" p50 {pct(firsts, 0.5):.0f} ms, p95 {pct(firsts, 0.95):.0f} ms; RTF {rtf:.3f} on 2 sentences."
+        " Audio quality in bf16 is not judged here (random weights)."
+    )
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -239,6 +255,8 @@ def main() -> int:
                 f"| {size} | {runs[0].durations[0] * 1000:.0f} ms | {pct(firsts, 0.5):.0f} ms"
                 f" | {pct(firsts, 0.95):.0f} ms |"
             )
+        say()
+        say(bf16_trial(model, latents, first_sizes[0], args.chunk, args.runs))
         say()
         say("**Real-time factor**, one stream, 3 sentences each (synthesis time / audio time):")
         say()
