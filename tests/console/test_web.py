@@ -10,8 +10,10 @@ import json
 import re
 import wave
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
@@ -21,7 +23,7 @@ from agent.console.queries import inbox
 from agent.models import Models
 from agent.records import repo
 from agent.records.db import Database
-from agent.server import create_app
+from agent.server import STATE, create_app
 from agent.simulate import place_call
 from tests.conftest import AUTH_TOKEN
 from tests.console.conftest import RECORDING_S, Seeded, csrf_of, log_in
@@ -307,3 +309,33 @@ class TestLive:
                 await asyncio.sleep(0.2)
                 async with http.get(console.url("/console/live")) as r:
                     html = await r.text()
+
+
+class TestForensicsOnARealCall:
+    @pytest.mark.models
+    async def test_a_backchannel_over_the_greeting_is_shown_with_its_trigger_and_a_clip(
+        self, console: Seeded, http: aiohttp.ClientSession, speech_dir: Path
+    ) -> None:
+        """'Okay.' said over the greeting: the call page lists a backchannel barge-in whose clip plays."""
+        if "postgresql" in str(console.server.app[STATE].settings.db_url):
+            pytest.skip("one simulated call is enough: SQLite only")
+        result = await place_call(
+            console.url("/"), AUTH_TOKEN, [str(speech_dir / "okay.wav")], public_base_url=console.url("/"),
+            barge_in_after_s=1.5,
+        )  # fmt: skip
+        async with asyncio.timeout(15):
+            while console.server.app[STATE].calls:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url(f"/console/calls/{result.call_sid}")) as r:
+            html = await r.text()
+        forensics = html.split('class="forensics"')[1].split("</table>")[0]
+        assert "backchannel" in forensics and "real interruption" not in forensics
+        assert "okay" in forensics.lower() and 'class="mark backchannel"' in html
+        clip = re.search(r'src="(/console/recordings/\d+/clip\?start=[\d.]+&amp;end=[\d.]+)"', forensics)
+        assert clip is not None
+        async with http.get(console.url(clip.group(1).replace("&amp;", "&"))) as r:
+            assert r.status == 200
+            with wave.open(io.BytesIO(await r.read())) as wav:
+                assert wav.getnchannels() == 2 and 3.0 <= wav.getnframes() / 8000 <= 5.0
