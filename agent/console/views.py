@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from agent.config import Settings
@@ -124,13 +124,14 @@ class Segment:
 
 @dataclass(frozen=True)
 class Waterfall:
-    """An agent turn's wait as stacked stages, its total, and whether it is slow for this call."""
+    """An agent turn's wait as stacked stages (any unmeasured rest last), its total, and if it is slow."""
 
     seq: int
     start_s: float
     segments: list[Segment]
     total_ms: float
     slow: bool = False
+    stt_within_ms: float | None = None  # speech to text when it finished inside end of turn (no segment)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ def governing_settings(settings: Settings) -> dict[str, str]:
     }
 
 
+UNMEASURED = "no timestamp recorded for this part of the wait"
 STAGES = (
     ("end_of_turn", "end of turn"),
     ("stt", "speech to text"),
@@ -196,7 +198,10 @@ def waterfall(turn: TurnLike, settings: dict[str, str]) -> Waterfall | None:
             segments.append(Segment(stage, label, ms, settings[stage], at))
             at += ms
     total = turn.voice_to_voice_ms if turn.voice_to_voice_ms is not None else at
-    return Waterfall(turn.seq, turn.start_s, segments, round(max(total, at), 1))
+    if total - at >= 1.0:  # a stage that left no timestamp: show the gap rather than hide it
+        segments.append(Segment("other", "unmeasured", round(total - at, 1), UNMEASURED, at))
+    parallel = stt if 0 < stt <= eot else None
+    return Waterfall(turn.seq, turn.start_s, segments, round(max(total, at), 1), stt_within_ms=parallel)
 
 
 def latency_summary(
@@ -211,7 +216,7 @@ def latency_summary(
         at_tail = len(bars) >= 3 and p50 is not None and p95 is not None and w.total_ms >= p95 > 1.5 * p50
         return w.total_ms > slow_ms or at_tail
 
-    flagged = [Waterfall(w.seq, w.start_s, w.segments, w.total_ms, slow(w)) for w in bars]
+    flagged = [replace(w, slow=slow(w)) for w in bars]
     return LatencySummary(flagged, p50, p95, max(totals, default=1.0) or 1.0)
 
 

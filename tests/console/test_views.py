@@ -158,3 +158,16 @@ class TestToolsAndMasking:
         """A number keeps its last two digits, in a field or inside a sentence; other digits are kept."""
         assert views.mask_number("+16175550100") == "***00"
         assert views.mask_text("Call me on 617 555 0100 after 5.") == "Call me on ***00 after 5."
+
+
+class TestWaterfallGaps:
+    def test_an_unmeasured_rest_of_the_wait_is_shown_not_hidden(self) -> None:
+        """A wait of 640 ms with only 210 ms split ends in a 430 ms 'unmeasured' segment."""
+        turn = T(1, "agent", "ok", end_of_turn_ms=210, stt_ms=150, voice_to_voice_ms=640)
+        bar = views.waterfall(turn, STAGES)
+        assert bar is not None
+        assert [(s.stage, s.ms, s.start_ms) for s in bar.segments] == [
+            ("end_of_turn", 210, 0),
+            ("other", 430, 210),
+        ]
+        assert bar.stt_within_ms == 150 and bar.total_ms == 640
