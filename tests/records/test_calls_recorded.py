@@ -33,6 +33,8 @@ from tests.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.models
 BLOCK = 80  # 10 ms at 8 kHz
+# The store itself is tested on both databases; these calls exercise the recorder, so SQLite is enough.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -147,6 +149,7 @@ async def test_each_turn_is_stored_when_it_ends_while_the_call_goes_on(
     assert ended is not None and ended.ended_at is not None and ended.end_reason == "test over"
 
 
+@SQLITE_ONLY
 async def test_the_recording_holds_both_sides_aligned_without_the_audio_a_barge_in_cut(
     cfg: Settings, models: Models, speech_dir: Path, reader: Database
 ) -> None:
@@ -185,6 +188,7 @@ async def test_the_recording_holds_both_sides_aligned_without_the_audio_a_barge_
     assert barge_in.turn_seq == greeting.seq and barge_in.detail["treated_as"] == "interruption"
 
 
+@SQLITE_ONLY
 async def test_a_backchannel_over_the_agent_is_recorded_as_one(
     cfg: Settings, models: Models, speech_dir: Path, reader: Database
 ) -> None:
@@ -203,6 +207,7 @@ async def test_a_backchannel_over_the_agent_is_recorded_as_one(
     assert barge_ins[0].detail["resumed"] is True
 
 
+@SQLITE_ONLY
 async def test_keypresses_and_the_hours_they_look_up_are_events(
     cfg: Settings, models: Models, reader: Database
 ) -> None:
@@ -237,6 +242,7 @@ async def test_keypresses_and_the_hours_they_look_up_are_events(
     assert ("dtmf", "1") in kinds and ("tool", "hours") in kinds, kinds
 
 
+@SQLITE_ONLY
 async def test_a_transfer_is_an_event_under_the_turn_that_asked_for_it(
     cfg: Settings,
     models: Models,
@@ -261,6 +267,7 @@ async def test_a_transfer_is_an_event_under_the_turn_that_asked_for_it(
     assert transfer.detail == {"staff": "Maria Lopez", "ok": True} and transfer.turn_seq == asked.seq
 
 
+@SQLITE_ONLY
 async def test_a_stream_resumed_after_a_failed_transfer_keeps_the_calls_numbers(
     cfg: Settings, models: Models, reader: Database
 ) -> None:
@@ -292,6 +299,7 @@ async def test_a_stream_resumed_after_a_failed_transfer_keeps_the_calls_numbers(
     assert (record.call.caller, record.call.called) == ("+15550100001", "+15550100002")
 
 
+@SQLITE_ONLY
 async def test_a_failing_reply_model_leaves_an_error_event_under_the_turn(
     cfg: Settings, models: Models, speech_dir: Path, reader: Database
 ) -> None:
