@@ -159,6 +159,12 @@ async def run_retention(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"{PREFIX}/operators?removed={removed.calls}")
 
 
+async def webhooks(request: web.Request) -> web.StreamResponse:
+    """Post-call webhook deliveries: each attempt, its HTTP status or error, and whether it got through."""
+    rows = await queries.webhook_deliveries(request.app[CONSOLE].db)
+    return render(request, "webhooks.html", rows=rows)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     """Register these pages."""
     router.add_get(PREFIX, home)
@@ -170,5 +176,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{PREFIX}/messages/{{message_id}}/handled", mark_handled)
     router.add_get(f"{PREFIX}/live", live)
     router.add_get(f"{PREFIX}/audit", audit_page)
+    router.add_get(f"{PREFIX}/webhooks", webhooks)
     router.add_get(f"{PREFIX}/operators", operators)
     router.add_post(f"{PREFIX}/retention", run_retention)

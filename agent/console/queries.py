@@ -10,7 +10,8 @@ from sqlalchemy import Select, func, or_, select
 
 from agent.console.models import AuditEntry
 from agent.records.db import Database
-from agent.records.models import Call, Message, Turn
+from agent.records.models import Call, Event, Message, Turn
+from agent.records.webhook import EVENT_KIND as WEBHOOK
 
 PAGE_SIZE = 25
 
@@ -115,3 +116,16 @@ async def audit_log(db: Database, limit: int = 200) -> list[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     async with db.sessions() as session:
         return list(await session.scalars(query))
+
+
+async def webhook_deliveries(db: Database, limit: int = 200) -> list[tuple[Event, str]]:
+    """The latest post-call webhook attempts, newest first, each with its call's CallSid."""
+    query = (
+        select(Event, Call.call_sid)
+        .join(Call, Call.id == Event.call_id)
+        .where(Event.kind == WEBHOOK)
+        .order_by(Event.id.desc())
+        .limit(limit)
+    )
+    async with db.sessions() as session:
+        return [(event, sid) for event, sid in (await session.execute(query)).all()]

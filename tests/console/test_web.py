@@ -283,6 +283,25 @@ class TestExport:
         assert ("viewer", "export", "calls:json") in await audit_actions(console.db)
 
 
+class TestWebhooks:
+    async def test_webhook_attempts_are_listed_with_their_outcome(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """A failed try and the delivery after it both show, newest first, linked to their call."""
+        async with console.db.sessions.begin() as session:
+            for detail in (
+                {"attempt": 1, "status": 503, "error": "HTTP 503", "delivered": False, "final": False},
+                {"attempt": 2, "status": 200, "error": "", "delivered": True, "final": True},
+            ):
+                await repo.insert_event(session, console.call_id, "webhook", 7.0, {"at": "t", **detail}, None)
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/webhooks")) as r:
+            html = await r.text()
+        rows = re.findall(r'<tr class="delivery">(.*?)</tr>', html, re.S)
+        assert len(rows) == 2 and "delivered" in rows[0] and "will retry" in rows[1] and "HTTP 503" in rows[1]
+        assert f"/console/calls/{console.call_sid}" in rows[0]
+
+
 class TestLive:
     async def test_a_call_in_progress_is_listed_live_with_its_number_masked_for_a_viewer(
         self, console: Seeded, http: aiohttp.ClientSession
