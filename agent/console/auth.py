@@ -124,19 +124,24 @@ class LoginLimiter:
         self.window_s = window_s
         self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures[key]
+    def _recent(self, key: str, now: float) -> int:
+        """How many failures `key` has in the window; keys with none are forgotten."""
+        times = self._failures.get(key)
         while times and times[0] <= now - self.window_s:
             times.popleft()
-        return times
+        if not times:
+            self._failures.pop(key, None)
+            return 0
+        return len(times)
 
     def blocked(self, *keys: str) -> bool:
         """Whether any of `keys` (an address, a name) has used up its failures."""
         now = time.monotonic()
-        return any(len(self._recent(k, now)) >= self.attempts for k in keys)
+        return any(self._recent(k, now) >= self.attempts for k in keys)
 
     def failed(self, *keys: str) -> None:
         """Count a failed login against each of `keys`."""
         now = time.monotonic()
         for key in keys:
-            self._recent(key, now).append(now)
+            self._recent(key, now)
+            self._failures[key].append(now)

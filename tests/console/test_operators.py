@@ -39,11 +39,12 @@ class TestLimiter:
             limiter.failed("addr:a")
         assert limiter.blocked("addr:a") and not limiter.blocked("addr:b")
 
-    def test_failures_expire_after_the_window(self) -> None:
-        """With a zero-length window, old failures never count."""
+    def test_failures_expire_after_the_window_and_are_forgotten(self) -> None:
+        """With a zero-length window, old failures never count, and the key is dropped."""
         limiter = LoginLimiter(attempts=1, window_s=0)
         limiter.failed("name:x")
-        assert not limiter.blocked("name:x")
+        assert not limiter.blocked("name:x", "name:never-seen")
+        assert limiter._failures == {}
 
 
 def run(settings: Settings, argv: list[str], stdin: str = "") -> tuple[int, str]:
