@@ -6,13 +6,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.records.db import Database
 from agent.records.models import Call, Event, Turn
 from agent.records.redact import redact_cards, redact_value
 
+STALE_AFTER = dt.timedelta(hours=6)  # far past any call's length limit
 LATENCY_KEYS = {
     "end_of_turn_ms": "end_of_turn_ms",
     "stt_ms": "stt_ms",
@@ -129,18 +130,20 @@ async def end_call(
     call.recording = recording
 
 
-async def close_open_calls(db: Database, server: str) -> int:
-    """Close this server's calls left open by a process that died, as interrupted; return how many.
+async def close_open_calls(db: Database, server: str, now: dt.datetime | None = None) -> int:
+    """Close calls left open by a process that died, as interrupted; return how many.
 
+    This server's open calls, and any server's still open after STALE_AFTER (a pod that never came back).
     Each ends where its last stored turn ended (or where it started).
     """
+    stale = (now or dt.datetime.now(dt.UTC)) - STALE_AFTER
     async with db.sessions.begin() as session:
         last_end = select(Turn.call_id, func.max(Turn.end_s).label("end_s")).group_by(Turn.call_id).subquery()
         rows = (
             await session.execute(
                 select(Call, last_end.c.end_s)
                 .outerjoin(last_end, last_end.c.call_id == Call.id)
-                .where(Call.ended_at.is_(None), Call.server == server)
+                .where(Call.ended_at.is_(None), or_(Call.server == server, Call.started_at < stale))
             )
         ).all()
         for call, end_s in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from agent.config import Settings
@@ -11,6 +12,7 @@ from agent.records.queries import get_call
 from tests.records.helpers import seed_call
 
 SID = "CA" + "4" * 32
+NOW = dt.datetime.now(dt.UTC)
 
 
 class TestStart:
@@ -21,8 +23,8 @@ class TestStart:
         settings = Settings(data_dir=tmp_path, database_url=db_url, twilio_auth_token="t", pod_name="pod-1")
         db = open_database(db_url)
         await db.upgrade()
-        await seed_call(db, SID, ended=False, server=server_name(settings))
-        await seed_call(db, "CA" + "5" * 32, ended=False, server="pod-2")
+        await seed_call(db, SID, started_at=NOW, ended=False, server=server_name(settings))
+        await seed_call(db, "CA" + "5" * 32, started_at=NOW, ended=False, server="pod-2")
         await db.dispose()
         calllog = CallLog(settings)
         await calllog.start()

@@ -13,6 +13,8 @@ from agent.records.repo import close_open_calls
 from agent.records.writer import Writer
 from tests.records.helpers import T0, seed_call
 
+SOON = T0 + dt.timedelta(minutes=30)  # the restart comes soon after the crash
+
 
 class TestCloseOpenCalls:
     async def test_open_calls_of_this_server_are_closed_as_interrupted_at_their_last_turn(
@@ -20,22 +22,29 @@ class TestCloseOpenCalls:
     ) -> None:
         """A call left open ends where its last stored turn ended, with outcome interrupted."""
         call_id = await seed_call(db, ended=False)
-        assert await close_open_calls(db, "host-a") == 1
+        assert await close_open_calls(db, "host-a", now=SOON) == 1
         async with db.sessions() as session:
             call = await session.get(Call, call_id)
         assert call is not None and call.outcome == "interrupted"
         assert call.ended_at == T0 + dt.timedelta(seconds=1 + 4.5)
         assert call.duration_s == 5.5
-        assert await close_open_calls(db, "host-a") == 0
+        assert await close_open_calls(db, "host-a", now=SOON) == 0
 
     async def test_another_servers_live_calls_and_ended_calls_are_left_alone(self, db: Database) -> None:
         """Only this server's open calls are closed; a finished call keeps its outcome."""
         other = await seed_call(db, "CA" + "2" * 32, ended=False, server="host-b")
         done = await seed_call(db, "CA" + "3" * 32, ended=True)
-        assert await close_open_calls(db, "host-a") == 0
+        assert await close_open_calls(db, "host-a", now=SOON) == 0
         async with db.sessions() as session:
             assert (await session.get(Call, other)).outcome is None  # type: ignore[union-attr]
             assert (await session.get(Call, done)).outcome == "completed"  # type: ignore[union-attr]
+
+    async def test_another_servers_call_open_for_hours_is_closed_too(self, db: Database) -> None:
+        """A pod that died and never came back leaves calls that the next start of any server closes."""
+        other = await seed_call(db, "CA" + "2" * 32, ended=False, server="host-b")
+        assert await close_open_calls(db, "host-a", now=T0 + dt.timedelta(hours=7)) == 1
+        async with db.sessions() as session:
+            assert (await session.get(Call, other)).outcome == "interrupted"  # type: ignore[union-attr]
 
 
 class TestStoredText:
