@@ -283,6 +283,28 @@ class TestExport:
         assert ("viewer", "export", "calls:json") in await audit_actions(console.db)
 
 
+class TestRetention:
+    async def test_only_an_admin_applies_retention_and_old_calls_go(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """An editor's POST is 403; the admin's deletes only the call older than 90 days, and is audited."""
+        await seed_call(console.db, "CA" + "8" * 32, started_at=T0.replace(year=2025))
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as editor:
+            assert await log_in(editor, console, "editor") == 200
+            async with editor.get(console.url("/console/messages")) as r:
+                token = csrf_of(await r.text())
+            async with editor.post(console.url("/console/retention"), data={"csrf": token}) as r:
+                assert r.status == 403
+        assert await log_in(http, console, "admin") == 200
+        async with http.get(console.url("/console/operators")) as r:
+            token = csrf_of(await r.text())
+        async with http.post(console.url("/console/retention"), data={"csrf": token}) as r:
+            assert r.status == 200 and "Removed 1 call(s)" in await r.text()
+        async with http.get(console.url("/console/calls")) as r:
+            assert listed(await r.text()) == [console.call_sid]
+        assert ("admin", "retention", "days:90") in await audit_actions(console.db)
+
+
 class TestWebhooks:
     async def test_webhook_attempts_are_listed_with_their_outcome(
         self, console: Seeded, http: aiohttp.ClientSession
