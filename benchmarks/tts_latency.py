@@ -29,7 +29,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 from agent.telephony.transport import TwilioOutput
 from agent.voice.piper import PiperTTSService, load_piper
 from agent.voice.pool import XttsPool
-from agent.voice.xtts import compute_latents, load_xtts
+from agent.voice.xtts import FIRST_CHUNK_TOKENS, compute_latents, load_xtts
 from agent.voice.xtts_service import ClonedVoice, XttsTTSService
 from benchmarks.report import write_section
 from benchmarks.voice_latency import REPO, machine, pct
@@ -126,9 +126,10 @@ def render(results: dict[str, list[tuple[float, float]]], token_ms: float, repli
         f"Run {dt.date.today().isoformat()} on {machine()}; `make bench-tts`.",
         f"{replies} replies per voice, streamed one word every {token_ms:.0f} ms through the TTS service",
         "(clause-first chunker) and the Twilio output transport, each after one warm-up reply. XTTS",
-        "first chunk: 8 GPT tokens. The tiny XTTS has random weights: its GPT is tiny, but its HiFi-GAN",
-        'decoder is full size, so the decoder\'s share of the time is the real one. "First clause" starts',
-        "when the chunker hands the first clause to the voice (the rest is waiting for its words).",
+        f"first chunk: {FIRST_CHUNK_TOKENS} GPT tokens. The tiny XTTS has random weights: its GPT is tiny,",
+        "but its HiFi-GAN decoder is full size, so the decoder's share of the time is the real one.",
+        '"First clause" starts when the chunker hands the first clause to the voice (the rest is waiting',
+        "for its words).",
         "",
         "| voice | first token → first frame p50 | p95 | mean | first clause → first frame p50 | p95 |",
         "|---|---|---|---|---|---|",

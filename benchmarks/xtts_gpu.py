@@ -17,6 +17,7 @@ this repo only agent.voice.xtts/torch_compat and tests/voice/tiny_xtts.py, which
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as dt
 import platform
@@ -195,6 +196,35 @@ def concurrent(replicas: list[Any], latents: Latents, first: int, chunk: int) ->
     return runs
 
 
+def in_thread(model: Any, latents: Latents, first: int, chunk: int, runs: int, streamed: bool) -> list[float]:
+    """First-chunk times (ms) of `runs` clauses synthesized in a worker thread, with or without own_stream."""
+    firsts: list[float] = []
+
+    def work() -> None:
+        context = own_stream(model) if streamed else contextlib.nullcontext()
+        with context:
+            for _ in range(runs):
+                firsts.append(utterance(model, latents, CLAUSE, first, chunk, True).first * 1000)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    return firsts
+
+
+def thread_check(model: Any, latents: Latents, first: int, chunk: int, runs: int) -> list[str]:
+    """First chunk on the main thread vs a worker thread (how the pool runs), with and without own_stream."""
+    rows = ["| where | p50 | p95 |", "|---|---|---|"]
+    main_thread = [utterance(model, latents, CLAUSE, first, chunk, True).first * 1000 for _ in range(runs)]
+    rows.append(f"| main thread | {pct(main_thread, 0.5):.0f} ms | {pct(main_thread, 0.95):.0f} ms |")
+    for streamed in (True, False):
+        in_thread(model, latents, first, chunk, 2, streamed)  # warm-up
+        firsts = in_thread(model, latents, first, chunk, runs, streamed)
+        label = "worker thread, own CUDA stream" if streamed else "worker thread, default stream"
+        rows.append(f"| {label} | {pct(firsts, 0.5):.0f} ms | {pct(firsts, 0.95):.0f} ms |")
+    return rows
+
+
 def main() -> int:
     """Build the model, measure, print the markdown and write it to --out."""
     parser = argparse.ArgumentParser(
@@ -209,6 +239,7 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=24, help="largest chunk (GPT tokens)")
     parser.add_argument("--streams", default="1,2,4,8", help="concurrent streams (one replica each)")
     parser.add_argument("--budget-s", type=float, default=300.0, help="skip what would start after this")
+    parser.add_argument("--thread-check", action="store_true", help="only: main thread vs worker thread")
     args = parser.parse_args()
     started = time.perf_counter()
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -232,6 +263,13 @@ def main() -> int:
     latents = compute_latents(model, [(reference_clip(), 16000)])
     first_sizes = [int(x) for x in args.first_sizes.split(",") if x]
 
+    if args.thread_check:
+        for _ in range(3):
+            utterance(model, latents, CLAUSE, first_sizes[0], args.chunk, False)
+        for line in thread_check(model, latents, first_sizes[0], args.chunk, args.runs):
+            say(line)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+        return 0
     say(f"## XTTS-v2 {'(tiny dims, --small)' if args.small else 'full size'} with random weights on {gpu}")
     say()
     say(

@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 SAMPLE_RATE = 24000
 REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
-FIRST_CHUNK_TOKENS = 8  # GPT tokens (~46 ms of audio each) before the first chunk: audio starts early
+FIRST_CHUNK_TOKENS = 4  # GPT tokens (~46 ms of audio each) before the first chunk: audio starts early
 CHUNK_TOKENS = 24  # chunks then double up to this: the decoder reruns over the whole utterance for each
 OVERLAP_SAMPLES = 1024  # XTTS crossfades consecutive chunks over this many samples
 DECODE_CONTEXT_FRAMES = 32  # HiFi-GAN input frames (256 samples each) re-decoded before a chunk's new audio
@@ -152,6 +152,8 @@ def stream(
     """
     lang = xtts_language(language)
     cfg = model.config
+    # No inference-mode context is held across a yield: the grad mode is per thread, and a consumer
+    # thread left in it (or a generator closed from another thread) breaks the next utterance.
     with torch.inference_mode():
         tokens = model.tokenizer.encode(text.strip().lower(), lang=lang)
         text_tokens = torch.IntTensor(tokens).unsqueeze(0).to(model.device)
@@ -172,25 +174,35 @@ def stream(
             output_hidden_states=True,
             return_dict_in_generate=True,
         )
-        decoder = ChunkDecoder(model, speaker, OVERLAP_SAMPLES, decode_context)
-        all_latents: list[torch.Tensor] = []
-        pending, target, chunks = 0, first_chunk_size, 0
-        for _token, latent in generator:
-            all_latents.append(latent)
-            pending += 1
-            if pending < target:
-                continue
-            chunk = decoder.chunk(torch.cat(all_latents, dim=0))
+    decoder = ChunkDecoder(model, speaker, OVERLAP_SAMPLES, decode_context)
+    all_latents: list[torch.Tensor] = []
+    pending, target, chunks = 0, first_chunk_size, 0
+    try:
+        while True:
+            with torch.inference_mode():
+                step = next(generator, None)
+                if step is None:
+                    break
+                all_latents.append(step[1])
+                pending += 1
+                if pending < target:
+                    continue
+                chunk = decoder.chunk(torch.cat(all_latents, dim=0)).float().cpu().numpy()
             chunks += 1
             pending, target = 0, target if chunks == 1 else min(chunk_size, max(target * 2, 1))
             if len(chunk):
-                yield chunk.float().cpu().numpy()
-        if pending or not decoder.started:
-            tail = decoder.chunk(torch.cat(all_latents, dim=0), final=True) if all_latents else None
-        else:
-            tail = decoder.rest()
-        if tail is not None and len(tail):
-            yield tail.float().cpu().numpy()
+                yield chunk
+        with torch.inference_mode():
+            if pending or not decoder.started:
+                tail = decoder.chunk(torch.cat(all_latents, dim=0), final=True) if all_latents else None
+            else:
+                tail = decoder.rest()
+            rest = tail.float().cpu().numpy() if tail is not None and len(tail) else None
+        if rest is not None:
+            yield rest
+    finally:
+        with torch.inference_mode():
+            generator.close()
 
 
 def synthesize(model: Xtts, text: str, language: str, latents: Latents) -> FloatArray:

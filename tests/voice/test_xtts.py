@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +142,26 @@ class TestStream:
         at_joins, inside = max_jumps(chunks)
         assert len(chunks) >= 4
         assert at_joins <= inside
+
+    def test_an_abandoned_utterance_cleaned_up_elsewhere_changes_no_grad_mode(
+        self, tiny_xtts: Any, tiny_latents: Latents
+    ) -> None:
+        """A stream abandoned mid-way (a replica failing) and collected in another thread's no-grad work
+        leaves that thread's grad mode alone.
+
+        Torch's grad and inference modes are per thread. A stream that held inference mode across its
+        yields restored the mode it had saved, grad on, into whichever thread finally collected it: a
+        replica in the middle of generating then failed ("inference tensors cannot be saved for backward").
+        """
+        abandoned = [stream(tiny_xtts, TEXT, "en", tiny_latents)]
+        worker = threading.Thread(target=lambda: next(abandoned[0]))
+        worker.start()
+        worker.join()
+        with torch.no_grad():
+            abandoned.clear()
+            gc.collect()
+            assert not torch.is_grad_enabled()
+        assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
 
     def test_synthesize_other_language(self, tiny_xtts: Any, tiny_latents: Latents) -> None:
         """A whole utterance in Spanish comes back as one float array of capped length."""
