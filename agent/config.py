@@ -70,6 +70,8 @@ class Settings:
     database_password: str = field(default="", repr=False)  # for a DATABASE_URL without one
     recordings_dir: str = ""  # empty: data_dir/recordings
     retention_days: int = 90  # 0 keeps calls forever
+    post_call_webhook_url: str = ""
+    post_call_webhook_secret: str = field(default="", repr=False)
 
     @property
     def tracing(self) -> bool:
@@ -163,6 +165,8 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
                 raise ConfigError(f"{env_name}_FILE: cannot read {exc.filename}") from exc
     settings = Settings(**values)
     settings.voice_map  # noqa: B018 - fail at startup on a malformed VOICES_BY_NUMBER
+    if settings.post_call_webhook_url and not settings.post_call_webhook_secret:
+        raise ConfigError("POST_CALL_WEBHOOK_SECRET is required to sign what POST_CALL_WEBHOOK_URL receives")
     if not settings.public_base_url.startswith(("http://", "https://")):
         raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
     if not settings.twilio_auth_token:

@@ -149,7 +149,10 @@ class CallSession:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
         outcome = self.pipeline.receptionist.outcome
+        fallback = getattr(self.pipeline.tts, "fallback_reason", None)
         if self.recorder is not None:
+            if fallback:
+                self.recorder.event("voice_fallback", {"reason": fallback})
             final = "error" if self.recorder.fatal_error else outcome.outcome
             await self.recorder.finish(final, self.end_reason or reason, dt.datetime.now(dt.UTC))
         log.info(
@@ -161,5 +164,5 @@ class CallSession:
             duration_s=round(time.time() - self.started_at, 2),
             turns=len(self.pipeline.timing.turns),
             echo_frames_gated=self.output.echo.gated_frames,
-            voice_fallback=getattr(self.pipeline.tts, "fallback_reason", None),
+            voice_fallback=fallback,
         )

@@ -17,6 +17,7 @@ from agent.records.recorder import CallRecorder
 from agent.records.recording import StereoRecording
 from agent.records.repo import CallInfo, close_open_calls
 from agent.records.retention import apply_retention
+from agent.records.webhook import WebhookSender
 from agent.records.writer import Writer
 
 log = structlog.get_logger(__name__)
@@ -44,6 +45,11 @@ class CallLog:
         self.db = open_database(settings.db_url, settings.database_password)
         self.messages = MessageStore(self.db)
         self._retention: asyncio.Task[None] | None = None
+        self.webhook = (
+            WebhookSender(self.db, settings.post_call_webhook_url, settings.post_call_webhook_secret)
+            if settings.post_call_webhook_url
+            else None
+        )
 
     async def start(self) -> None:
         """Upgrade the schema, close calls a dead process left open, and start daily retention."""
@@ -63,7 +69,9 @@ class CallLog:
             await asyncio.sleep(RETENTION_EVERY_S)
 
     async def stop(self) -> None:
-        """Stop retention and close the database's connections."""
+        """Stop retention, let webhook deliveries in flight finish a moment, close the database."""
+        if self.webhook is not None:
+            await self.webhook.close()
         if self._retention is not None:
             self._retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -87,6 +95,9 @@ class CallLog:
             server=server_name(self.settings),
         )
         recording = StereoRecording() if record_audio else None
-        return CallRecorder(
+        recorder = CallRecorder(
             info, Writer(self.db), self.settings.vad_stop_secs, recording, self.settings.recordings_path
         )
+        if self.webhook is not None:
+            recorder.on_finished = self.webhook.call_ended
+        return recorder

@@ -75,6 +75,7 @@ class CallRecorder(BaseObserver):
     ) -> None:
         """Record the call described by `info`; with `recording`, its audio goes under `recordings_dir`."""
         super().__init__(observe_every_push=False)
+        self.on_finished: Callable[[str], object] | None = None  # told the CallSid once all is written
         self.info = info
         self.writer = writer
         self.recording = recording
@@ -272,3 +273,5 @@ class CallRecorder(BaseObserver):
 
         self.writer.put(write)
         await self.writer.close()
+        if self.on_finished is not None:
+            self.on_finished(self.info.call_sid)

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
+from agent.config import ConfigError, Settings, load_settings
+from agent.models import Models
 from agent.records.db import Database
 from agent.records.queries import get_call
 from agent.records.repo import CallInfo, insert_call
 from agent.records.webhook import SIGNATURE_HEADER, RetryPolicy, WebhookSender, sign, verify_signature
+from agent.simulate import place_call
+from tests.calls.test_receptionist_calls import serve as serve_agent
+from tests.calls.test_receptionist_calls import wait_idle
+from tests.conftest import AUTH_TOKEN
 
 SECRET = "whsec-test"
 FAST = RetryPolicy(attempts=4, first_delay_s=0.01, factor=2.0, timeout_s=2.0)
@@ -122,3 +131,33 @@ class TestDelivery:
         assert len(events) == FAST.attempts
         assert all(e["status"] is None and e["error"] for e in events)
         assert events[-1]["final"] is True
+
+
+async def test_a_simulated_call_posts_its_signed_record_when_it_ends(
+    settings: Settings, models: Models, speech_dir: Path
+) -> None:
+    """With POST_CALL_WEBHOOK_URL set, a finished call's record (turns included) arrives signed."""
+    receiver = Receiver([200])
+    async for url in serve(receiver):
+        cfg = replace(settings, post_call_webhook_url=url, post_call_webhook_secret=SECRET)
+        srv = await serve_agent(cfg, models)
+        try:
+            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "where.wav")])
+            await wait_idle(srv)
+            for _ in range(100):
+                if receiver.bodies:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await srv.close()
+    assert len(receiver.bodies) == 1 and receiver.valid == [True]
+    call = json.loads(receiver.bodies[0])["call"]
+    assert call["call_sid"] == result.call_sid and call["outcome"]
+    assert [t["speaker"] for t in call["turns"]][:2] == ["agent", "caller"]
+    assert "where" in call["turns"][1]["text"].lower()
+
+
+def test_a_webhook_url_without_a_secret_is_refused_at_startup() -> None:
+    """POST_CALL_WEBHOOK_URL with no secret to sign with is a configuration error."""
+    with pytest.raises(ConfigError, match="POST_CALL_WEBHOOK_SECRET"):
+        load_settings({"POST_CALL_WEBHOOK_URL": "https://example.com/hook", "TWILIO_AUTH_TOKEN": "t"})
