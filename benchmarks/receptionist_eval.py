@@ -70,14 +70,16 @@ def table(cases: list[Case], results: dict[str, list[str]], title: str) -> list[
 
 
 def speak_cases(cases: list[Case], out: Path) -> dict[tuple[str, int], Path]:
-    """Synthesize every caller line with Piper into 16-bit WAV files."""
+    """Synthesize every caller line with Piper into 16-bit WAV files, numbers read as people read them."""
     from agent.voice.piper import load_piper, write_wav
+    from agent.voice.speakable import speakable
 
     voice = load_piper("embedded")
     paths = {}
     for case in cases:
         for i, line in enumerate(case.say):
-            paths[(case.id, i)] = write_wav(voice, line, out / f"{case.id}-{i}.wav")
+            # Said as a person says it: a phone number digit by digit, not "two hundred and seven".
+            paths[(case.id, i)] = write_wav(voice, speakable(line), out / f"{case.id}-{i}.wav")
     return paths
 
 
@@ -154,9 +156,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mode", choices=["text", "audio", "both"], default="both")
     parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
+    parser.add_argument("--only", default="", help="run only cases whose id starts with this (no write)")
     args = parser.parse_args()
     business = load_business(REPO / "prompts", "example")
-    cases = load_cases(CASES)
+    cases = [c for c in load_cases(CASES) if c.id.startswith(args.only)]
     lines = [
         SECTION_START,
         "## Receptionist evaluation (`make eval`)",
@@ -174,7 +177,8 @@ def main() -> int:
         lines += table(cases, results, "As audio (Piper caller → μ-law → whole call → fake Twilio REST)")
     lines.append(SECTION_END)
     section = "\n".join(lines) + "\n"
-    write_section(Path(args.out), SECTION_START, SECTION_END, section)
+    if not args.only:
+        write_section(Path(args.out), SECTION_START, SECTION_END, section)
     print(section)
     return 0
 

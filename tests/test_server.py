@@ -464,8 +464,9 @@ class TestWholeCall:
     ) -> None:
         """A caller's short "Yes." said over the agent, with our voice echoing 15 dB down, is heard.
 
-        It is caught by the VAD and transcribed (here it is a backchannel, so the agent goes on), while
-        the echo of the agent itself interrupts nothing: the one clear is the caller's.
+        It reaches the VAD and stops the agent for a moment (a backchannel, or an empty turn when the
+        transcript is late on a loaded machine: either way the agent goes on), while the echo of the
+        agent itself interrupts nothing: the one clear is the caller's.
         """
         with capture_logs() as logs:
             result = await place_call(
@@ -478,7 +479,7 @@ class TestWholeCall:
         events = [e["event"] for e in logs]
         assert "barge_in" in events, events
         handled = [e for e in logs if e["event"] == "barge_in_not_a_turn"]
-        assert handled and handled[0]["kind"] == "backchannel", events
+        assert handled and handled[0]["kind"] in ("backchannel", "empty") and handled[0]["resumed"], events
         assert result.clears == 1
 
     async def test_openai_compatible_endpoint_answers_when_configured(
