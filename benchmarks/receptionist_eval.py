@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import sys
 import tempfile
@@ -83,8 +84,10 @@ def speak_cases(cases: list[Case], out: Path) -> dict[tuple[str, int], Path]:
     return paths
 
 
-async def evaluate_audio(cases: list[Case], business: Business) -> dict[str, list[str]]:
-    """Run every spoken case as a whole simulated call against an in-process server."""
+async def evaluate_audio(
+    cases: list[Case], business: Business, events_dir: Path | None = None
+) -> dict[str, list[str]]:
+    """Run every spoken case as a whole simulated call against an in-process server (logs to `events_dir`)."""
     from aiohttp.test_utils import TestServer, unused_port
 
     from agent.config import Settings
@@ -142,6 +145,10 @@ async def evaluate_audio(cases: list[Case], business: Business) -> dict[str, lis
             now_facts = (describe_now(business.hours, business.now()).split(",")[0],) if case.now else ()
             results[case.id] = score(case, outcome, now_facts)
             heard = [e.get("text") for e in logs if e["event"] == "stt_final"]
+            if events_dir is not None:
+                events_dir.mkdir(parents=True, exist_ok=True)
+                lines = (json.dumps(e, default=str) for e in logs)
+                (events_dir / f"{case.id}.jsonl").write_text("\n".join(lines) + "\n")
             print(
                 f"{case.id}: {'ok' if not results[case.id] else results[case.id]}  heard={heard}",
                 file=sys.stderr,
@@ -157,6 +164,7 @@ def main() -> int:
     parser.add_argument("--mode", choices=["text", "audio", "both"], default="both")
     parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
     parser.add_argument("--only", default="", help="run only cases whose id starts with this (no write)")
+    parser.add_argument("--events", default="", help="write each audio case's log events to DIR/<id>.jsonl")
     args = parser.parse_args()
     business = load_business(REPO / "prompts", "example")
     cases = [c for c in load_cases(CASES) if c.id.startswith(args.only)]
@@ -173,7 +181,7 @@ def main() -> int:
     if args.mode in ("text", "both"):
         lines += table(cases, evaluate_text(cases, business), "As text (routing core, fixed clock)")
     if args.mode in ("audio", "both"):
-        results = asyncio.run(evaluate_audio(cases, business))
+        results = asyncio.run(evaluate_audio(cases, business, Path(args.events) if args.events else None))
         lines += table(cases, results, "As audio (Piper caller → μ-law → whole call → fake Twilio REST)")
     lines.append(SECTION_END)
     section = "\n".join(lines) + "\n"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import structlog
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -27,12 +28,15 @@ from agent.config import Settings
 from agent.dialog.business import Business
 from agent.dialog.llm import make_llm_service
 from agent.dialog.receptionist import EMPTY_TURN_PROMPT, CallContext, Receptionist
+from agent.dialog.router import Router
 from agent.models import Models
 from agent.records.recorder import CallRecorder
 from agent.speech.endpoint import HangoverParams
 from agent.speech.stt import WhisperSTTService
 from agent.telephony.transport import PHONE_RATE, PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
 from agent.voice.catalog import make_tts
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -44,6 +48,25 @@ class CallPipeline:
     timing: TurnTimingObserver
     receptionist: Receptionist
     tts: TTSService | None = None  # the call's voice; `fallback_reason` on it says if it fell back to Piper
+
+
+NUMBER_PAUSE_S = 0.8  # VAD stop while a caller may read out a phone number: groups stay one utterance
+
+
+class _Follows(Protocol):
+    vad_stop_secs: float
+
+
+def pause_for_numbers(router: Router, vad: VADAnalyzer, normal_s: float, followers: list[_Follows]) -> None:
+    """Let the VAD wait longer while the caller may read out a number, so "two oh seven, five five five…"
+    is one utterance decoded whole (short groups decoded alone come back as "5555"), then go back."""
+    stop = NUMBER_PAUSE_S if router.expects_number else normal_s
+    if vad.params.stop_secs == stop:
+        return
+    vad.set_params(vad.params.model_copy(update={"stop_secs": stop}))
+    for follower in followers:
+        follower.vad_stop_secs = stop
+    log.info("vad_stop_changed", stop_secs=stop)
 
 
 def build_call_pipeline(
@@ -88,6 +111,9 @@ def build_call_pipeline(
         voice, models.piper, call_id=call.call_sid, language=lambda: stt.language, sample_rate=PHONE_RATE
     )
     timing = TurnTimingObserver(settings.vad_stop_secs)
+    receptionist.on_routed = lambda: pause_for_numbers(
+        receptionist.router, vad, settings.vad_stop_secs, [timing] if recorder is None else [timing, recorder]
+    )
     transport_out.on_first_audio = lambda _u: timing.audio_sent()
     transport_out.on_clear = timing.cleared
     if recorder is not None:

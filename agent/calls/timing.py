@@ -58,7 +58,7 @@ class TurnTimingObserver(BaseObserver):
     def __init__(self, vad_stop_secs: float) -> None:
         """Estimate the caller's end of speech as the VAD stop time minus `vad_stop_secs`."""
         super().__init__(observe_every_push=False)
-        self._vad_stop_secs = vad_stop_secs
+        self.vad_stop_secs = vad_stop_secs
         self.turns: list[TurnTiming] = []
         self.barge_in_reactions: list[float] = []
         self._open: TurnTiming | None = None
@@ -72,7 +72,7 @@ class TurnTimingObserver(BaseObserver):
             self._speech_started_at = now - frame.start_secs
             return
         if isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._open = TurnTiming(turn=len(self.turns), speech_end=now - self._vad_stop_secs, vad_stop=now)
+            self._open = TurnTiming(turn=len(self.turns), speech_end=now - self.vad_stop_secs, vad_stop=now)
             return
         turn = self._open
         if turn is None:

@@ -96,6 +96,11 @@ class Receptionist(FrameProcessor):
         self._reprompts = 0
         self._user_speaking = False
         self._ending = False
+        self.on_routed: Callable[[], None] | None = None  # after each utterance or key is routed
+
+    def _routed(self) -> None:
+        if self.on_routed is not None:
+            self.on_routed()
 
     # -- frames -------------------------------------------------------------------------------------
 
@@ -129,6 +134,7 @@ class Receptionist(FrameProcessor):
         if isinstance(frame, InputDTMFFrame):
             await self.push_frame(frame, direction)
             reply = self.router.handle_key(frame.button.value)
+            self._routed()
             log.info("dtmf_routed", digit=frame.button.value, intent=reply and reply.intent)
             if reply is not None:
                 await self.respond(reply)
@@ -142,6 +148,7 @@ class Receptionist(FrameProcessor):
         if isinstance(frame, LLMContextFrame) and self.route_intents:
             utterance = last_user_text(frame)
             reply = self.router.handle(utterance)
+            self._routed()
             log.info(
                 "intent", intent=reply.intent, action=type(reply.action).__name__ if reply.action else None
             )

@@ -187,6 +187,11 @@ class Router:
         """Whether the caller is now giving details that must be heard exactly (a message's fields)."""
         return self._draft is not None
 
+    @property
+    def expects_number(self) -> bool:
+        """Whether the caller may now read out a phone number (a message's name, number or read-back step)."""
+        return self._draft is not None and self._draft.step in ("name", "number", "confirm")
+
     def now(self) -> dt.datetime:
         """The current time in the business's zone (or the injected clock's)."""
         return self.clock() if self.clock else self.business.now()

@@ -80,7 +80,7 @@ class CallRecorder(BaseObserver):
         self.writer = writer
         self.recording = recording
         self.recordings_dir = recordings_dir
-        self._vad_stop_secs = vad_stop_secs
+        self.vad_stop_secs = vad_stop_secs
         self._clock = clock
         self._t0 = clock()
         self._seq = itertools.count()
@@ -213,7 +213,7 @@ class CallRecorder(BaseObserver):
             if self._caller is None:
                 self._open_caller(now - frame.start_secs)
         elif isinstance(frame, VADUserStoppedSpeakingFrame) and self._caller is not None:
-            self._caller.end_s = now - self._vad_stop_secs
+            self._caller.end_s = now - self.vad_stop_secs
         elif isinstance(frame, InterimTranscriptionFrame):
             turn = self._caller or self._open_caller(now)
             turn.partials.append({"at_s": round(now, 3), "text": frame.text})
