@@ -13,6 +13,7 @@ from agent.calls.messages import MessageStore
 from agent.calls.session import DIAL_STATUS_PATH, CallServices, CallSession
 from agent.config import Settings
 from agent.console.app import mount_console
+from agent.console.auth import list_operators
 from agent.dialog.business import Directory, load_directory
 from agent.kube import DeletionCost
 from agent.metrics import Metrics
@@ -258,6 +259,12 @@ async def _start(app: web.Application) -> None:
     s = state.settings
     state.control = CallControl(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_base_url)
     await state.calllog.start()
+    if not await list_operators(state.calllog.db):
+        log.warning(
+            "console_has_no_operators",
+            create='agent operators add "NAME" --role admin',
+            console=f"{s.public_base_url}/console",
+        )
     if s.pod_name and s.pod_namespace:
         state.deletion_cost = DeletionCost(
             s.kube_api_url, s.pod_namespace, s.pod_name, s.kube_token_file, s.kube_ca_file

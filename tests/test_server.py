@@ -508,3 +508,15 @@ class TestWholeCall:
         assert any(m["role"] == "user" and "saturday" in str(m["content"]).lower() for m in messages)
         reply = transcribe(models.whisper, ulaw_to_pcm16k(bytes(result.turns[0].reply_ulaw))).text
         assert {"open", "nine", "saturday"} & set(words(reply)), reply
+
+
+async def test_a_server_without_console_operators_says_how_to_create_one(
+    settings: Settings, models: Models
+) -> None:
+    """On a fresh call log the server logs that the console has no operators and the command that adds one."""
+    with capture_logs() as logs:
+        srv = TestServer(create_app(settings, models), host=settings.host, port=settings.port)
+        await srv.start_server()
+        await srv.close()
+    hint = [e for e in logs if e["event"] == "console_has_no_operators"]
+    assert hint and "agent operators add" in hint[0]["create"]
