@@ -370,7 +370,10 @@ class Router:
                     "Sorry, I didn't catch the number. Could you say it again, one digit at a time?",
                     "message",
                 )
-            d.partial = (d.partial + number)[-11:]  # a caller who starts over: keep the latest digits
+            if len(number) >= 10 or re.match(r"\s*(no|sorry|actually|wait)\b", text):
+                d.partial = number[-11:]  # a whole number, or a correction: it replaces what came before
+            else:
+                d.partial = (d.partial + number)[-11:]  # a number said in groups: add this group
             if len(d.partial) < 10 and not (len(d.partial) >= 7 and len(number) >= 7):
                 # A number said in groups: keep listening.
                 return Reply("", "message_listening", nudge="Go on, I'm listening. What's the rest?")

@@ -96,6 +96,14 @@ class TestMessages:
         assert r.handle("555").text == ""
         assert r.handle("0100").text == "I have 6 1 7, 5 5 5, 0 1 0 0. Is that right?"
 
+    def test_a_whole_number_after_a_broken_one_replaces_it(self, business: Business) -> None:
+        """Six digits that went wrong, then "No, it's 555 010 0222": the new number alone is read back."""
+        r = Router(business)
+        r.handle("I want to leave a message")
+        r.handle("Bob Stone")
+        assert r.handle("525 122").text == ""  # too short: the agent keeps listening
+        assert r.handle("No, it's 555 010 0222.").text == "I have 5 5 5, 0 1 0, 0 2 2 2. Is that right?"
+
     def test_digits_are_extracted_from_spoken_numbers(self) -> None:
         """Digits, digit words and 'oh' all become a phone number; short runs are ignored."""
         assert extract_digits("it's five five five oh one two three four five six") == "5550123456"
