@@ -126,6 +126,15 @@ class Run:
         return self.arrivals[-1] / self.audio_s
 
     @property
+    def lead_ms(self) -> float:
+        """How long playback must wait after the first chunk for no later chunk to arrive too late."""
+        late = [
+            self.arrivals[k] - self.arrivals[0] - sum(self.durations[:k])
+            for k in range(1, len(self.arrivals))
+        ]
+        return max(0.0, *late) * 1000 if late else 0.0
+
+    @property
     def underruns(self) -> int:
         """Chunks that arrived after the audio before them had finished playing (playback from chunk 1)."""
         late = 0
@@ -225,6 +234,33 @@ def thread_check(model: Any, latents: Latents, first: int, chunk: int, runs: int
     return rows
 
 
+def lead_check(model: Any, latents: Latents, firsts: list[int], chunk: int, runs: int) -> list[str]:
+    """Whole sentences in a worker thread: first chunk, late chunks, and the lead-in that would hide them."""
+    rows = [
+        "| first chunk (tokens) | first chunk p50 | p95 | late chunks (all runs) | lead-in needed p50"
+        " | p95 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for first in firsts:
+        done: list[Run] = []
+
+        def work(first: int = first, done: list[Run] = done) -> None:
+            with own_stream(model):
+                utterance(model, latents, SENTENCE, first, chunk, False)  # warm-up
+                done.extend(utterance(model, latents, SENTENCE, first, chunk, False) for _ in range(runs))
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        f = [r.first * 1000 for r in done]
+        leads = [r.lead_ms for r in done]
+        rows.append(
+            f"| {first} | {pct(f, 0.5):.0f} ms | {pct(f, 0.95):.0f} ms | {sum(r.underruns for r in done)}"
+            f" | {pct(leads, 0.5):.0f} ms | {pct(leads, 0.95):.0f} ms |"
+        )
+    return rows
+
+
 def main() -> int:
     """Build the model, measure, print the markdown and write it to --out."""
     parser = argparse.ArgumentParser(
@@ -267,6 +303,9 @@ def main() -> int:
         for _ in range(3):
             utterance(model, latents, CLAUSE, first_sizes[0], args.chunk, False)
         for line in thread_check(model, latents, first_sizes[0], args.chunk, args.runs):
+            say(line)
+        say()
+        for line in lead_check(model, latents, first_sizes, args.chunk, args.runs):
             say(line)
         Path(args.out).write_text("\n".join(lines) + "\n")
         return 0
