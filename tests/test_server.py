@@ -97,6 +97,18 @@ class Stream:
             }
         )
 
+    async def dtmf(self, digit: str) -> None:
+        """Press a key on the caller's phone."""
+        self.seq += 1
+        await self.send(
+            {
+                "event": "dtmf",
+                "streamSid": self.stream_sid,
+                "sequenceNumber": str(self.seq),
+                "dtmf": {"track": "inbound_track", "digit": digit},
+            }
+        )
+
     async def media(self, payload: bytes = b"\xff" * 160, stream_sid: str | None = None) -> None:
         self.seq += 1
         await self.send(
@@ -302,14 +314,7 @@ class TestMediaStreamProtocol:
         with capture_logs() as logs:
             await stream.start()
             await stream.next_event("media")
-            await stream.send(
-                {
-                    "event": "dtmf",
-                    "streamSid": stream.stream_sid,
-                    "sequenceNumber": "50",
-                    "dtmf": {"track": "inbound_track", "digit": "0"},
-                }
-            )
+            await stream.dtmf("0")
             await stream.media()
             await asyncio.sleep(0.2)
         assert [e["digit"] for e in logs if e["event"] == "dtmf"] == ["0"]

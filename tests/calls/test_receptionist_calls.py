@@ -175,14 +175,7 @@ async def test_keypad_zero_transfers_to_the_operator(
             stream = await open_stream(http, call_settings, "CA" + "f" * 32)
             await stream.start()
             await stream.next_event("media")
-            await stream.send(
-                {
-                    "event": "dtmf",
-                    "streamSid": stream.stream_sid,
-                    "sequenceNumber": "9",
-                    "dtmf": {"track": "inbound_track", "digit": "0"},
-                }
-            )
+            await stream.dtmf("0")
             async with asyncio.timeout(30):
                 while not dialed(fake, stream.call_sid):
                     msg = await stream.ws.receive()

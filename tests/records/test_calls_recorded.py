@@ -220,14 +220,7 @@ async def test_keypresses_and_the_hours_they_look_up_are_events(
             stream = await open_stream(http, cfg, "CA" + "e" * 32)
             await stream.start()
             await stream.next_event("media")
-            await stream.send(
-                {
-                    "event": "dtmf",
-                    "streamSid": stream.stream_sid,
-                    "sequenceNumber": "9",
-                    "dtmf": {"track": "inbound_track", "digit": "1"},
-                }
-            )
+            await stream.dtmf("1")
             async with asyncio.timeout(20):  # stored while the call goes on
                 while not any(
                     e.kind == "tool" for r in await get_call(reader, stream.call_sid) for e in r.events
