@@ -21,6 +21,7 @@ from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_stop.base_user_turn_stop_strategy import BaseUserTurnStopStrategy
 
 from agent.speech.endpoint import Hangover, HangoverParams, hangover
+from agent.speech.stt import NoWordsFrame
 
 log = structlog.get_logger(__name__)
 
@@ -28,13 +29,16 @@ log = structlog.get_logger(__name__)
 class AdaptiveTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-call]
     """Ends the caller's turn once the silence since their last word reaches the hangover the words call for.
 
-    At each VAD stop smart-turn judges the audio; when the final transcript of that stretch arrives
-    (or `stt_timeout_s` passes without one) the hangover is chosen from both, and the turn ends at
-    end-of-speech + hangover unless the caller speaks again first.
+    At each VAD stop smart-turn judges the audio; once the speech-to-text has settled every stretch
+    of speech so far, each with its final transcript or a NoWordsFrame (or `stt_timeout_s` passes
+    first), the hangover is chosen from the verdict and the words, and the turn ends at end-of-speech
+    + hangover unless the caller speaks again first. A cough thus ends the turn empty at once. A
+    transcript arriving after such an empty end opens a turn that ends on the same rules, not on
+    pipecat's 5 s watchdog.
     """
 
     def __init__(
-        self, analyzer: BaseSmartTurn, params: HangoverParams | None = None, stt_timeout_s: float = 0.8
+        self, analyzer: BaseSmartTurn, params: HangoverParams | None = None, stt_timeout_s: float = 3.0
     ) -> None:
         """Judge turns with `analyzer`; wait per `params`; give up on a transcript after `stt_timeout_s`."""
         super().__init__()
@@ -43,7 +47,7 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-cal
         self._stt_timeout_s = stt_timeout_s
         self._speaking = False
         self._text = ""
-        self._segment_text = False  # the transcript of the latest stretch of speech has arrived
+        self._unsettled = 0  # stretches of speech stopped whose final transcript is still being decoded
         self._complete: bool | None = None
         self._speech_end = 0.0
         self._timer: asyncio.Task[None] | None = None
@@ -71,7 +75,6 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-cal
 
     async def _reset(self) -> None:
         self._text = ""
-        self._segment_text = False
         self._complete = None
         await self._cancel_timer()
 
@@ -89,33 +92,40 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-cal
             self._speaking = True
             self._analyzer.update_vad_start_secs(frame.start_secs)
             self._complete = None
-            self._segment_text = False
             await self._cancel_timer()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speaking = False
+            self._unsettled += 1
             self._speech_end = frame.timestamp - frame.stop_secs
             state, metrics = await self._analyzer.analyze_end_of_turn()
             if metrics is not None:
                 await self.push_frame(MetricsFrame(data=[metrics]))
             self._complete = state == EndOfTurnState.COMPLETE
-            await self._arm(self._stt_timeout_s if not self._segment_text else None)
-        elif isinstance(frame, TranscriptionFrame):
-            self._text = f"{self._text} {frame.text}".strip()
-            self._segment_text = True
+            await self._arm()
+        elif isinstance(frame, (TranscriptionFrame, NoWordsFrame)):
+            self._unsettled = max(0, self._unsettled - 1)
+            if isinstance(frame, TranscriptionFrame):
+                self._text = f"{self._text} {frame.text}".strip()
+                if not self._speaking and self._complete is None:
+                    # A late transcript opened this turn after its speech had ended: judge it by the words.
+                    self._complete = True
+                    self._speech_end = time.time()
             if not self._speaking:
-                await self._arm(None)
+                await self._arm()
         return ProcessFrameResult.CONTINUE
 
-    async def _arm(self, wait_for_text_s: float | None) -> None:
-        """Schedule the end of turn; while the transcript is still due, first wait up to `wait_for_text_s`."""
+    async def _arm(self) -> None:
+        """Schedule the end of turn; while a transcript is still due, first wait for it (up to a timeout)."""
         if self._complete is None:
             return
         await self._cancel_timer()
+        wait_for_text_s = self._stt_timeout_s if self._unsettled else None
         self._timer = self.task_manager.create_task(self._wait(wait_for_text_s), f"{self}::end_of_turn")
 
     async def _wait(self, wait_for_text_s: float | None) -> None:
         if wait_for_text_s is not None:
             await asyncio.sleep(max(0.0, self._speech_end + wait_for_text_s - time.time()))
+            self._unsettled = 0  # given up on it: a late transcript opens a turn of its own
         if not self._text:
             # No words came of it (a cough, line noise): end the turn empty, so the agent can go on.
             self._timer = None

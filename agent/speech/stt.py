@@ -11,6 +11,7 @@ import numpy as np
 import structlog
 from faster_whisper import WhisperModel
 from pipecat.frames.frames import (
+    DataFrame,
     Frame,
     InterimTranscriptionFrame,
     TranscriptionFrame,
@@ -33,6 +34,11 @@ log = structlog.get_logger(__name__)
 BEHIND_S = 0.5  # a pass that waited longer than this in the queue means the decoder is falling behind
 LANGUAGE_MIN_S = 1.0  # identify the caller's language from the first utterance at least this long
 LANGUAGE_CONFIDENCE = 0.7  # switch away from English only when the model is this sure
+
+
+@dataclass
+class NoWordsFrame(DataFrame):
+    """One stretch of the caller's speech settled with no words (a cough, line noise): no transcript comes."""
 
 
 @dataclass(frozen=True)
@@ -119,11 +125,8 @@ class WhisperSTTService(STTService):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             speech_end = self._stream.total_samples - int(frame.stop_secs * SAMPLE_RATE)
             request = self._stream.close()
-            if request is not None:
-                previous = self._final_task
-                self._final_task = self.create_task(
-                    self._finalize(request, speech_end, previous), "stt_final"
-                )
+            previous = self._final_task
+            self._final_task = self.create_task(self._settle(request, speech_end, previous), "stt_final")
 
     async def _decode(self, engine: Engine, request: PassRequest) -> Done[PassResult] | None:
         try:
@@ -154,11 +157,17 @@ class WhisperSTTService(STTService):
             )
         return done
 
-    async def _finalize(
-        self, request: PassRequest, speech_end: int, previous: asyncio.Task[None] | None
+    async def _settle(
+        self, request: PassRequest | None, speech_end: int, previous: asyncio.Task[None] | None
     ) -> None:
+        """Finalize one stretch of speech after the one before it: its transcript, or a NoWordsFrame."""
         if previous is not None:
             await previous
+        text = "" if request is None else await self._finalize(request, speech_end)
+        if not text:
+            await self.push_frame(NoWordsFrame())
+
+    async def _finalize(self, request: PassRequest, speech_end: int) -> str:
         in_flight, self._in_flight = self._in_flight, None
         foreign = self.language != "en" and self._detail is not None
         detail = foreign or (
@@ -180,7 +189,7 @@ class WhisperSTTService(STTService):
                 engine, request = self._detail, replace(request, language=language)
             done = await self._decode(engine, request)
         if done is None:
-            return
+            return ""
         final = self._stream.finish(request, done.value.decoded)
         self.finals.append(final)
         if final.text and self._language_task is None and final.audio_seconds >= LANGUAGE_MIN_S:
@@ -202,6 +211,7 @@ class WhisperSTTService(STTService):
             frame = TranscriptionFrame(final.text, self._user_id, time_now_iso8601(), language, result=final)
             frame.finalized = True
             await self.push_frame(frame)
+        return final.text
 
     async def _identify_language(self, request: PassRequest) -> None:
         """Identify the caller's language once, with the multilingual model, off the critical path."""

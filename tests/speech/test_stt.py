@@ -25,7 +25,7 @@ from agent.models import Models
 from agent.simulate import read_wav_as_ulaw, ulaw_to_pcm16k
 from agent.speech.scheduler import DecodeScheduler
 from agent.speech.streaming import Final, StreamParams
-from agent.speech.stt import Engine, WhisperSTTService
+from agent.speech.stt import Engine, NoWordsFrame, WhisperSTTService
 from agent.voice.piper import write_wav
 
 FRAME = 320  # 20 ms at 16 kHz
@@ -53,6 +53,7 @@ async def test_partials_arrive_while_speaking_and_the_final_after(models: Models
     finals = [f for f in down if isinstance(f, TranscriptionFrame)]
     assert len(interims) >= 2
     assert len(finals) == 1 and finals[0].finalized
+    assert not [f for f in down if isinstance(f, NoWordsFrame)]  # the transcript itself settles the stretch
     assert "cleaning" in finals[0].text.lower()
     assert down.index(interims[0]) < down.index(finals[0])
     result = finals[0].result
@@ -61,11 +62,12 @@ async def test_partials_arrive_while_speaking_and_the_final_after(models: Models
 
 
 async def test_silence_between_vad_edges_gives_no_transcript(models: Models) -> None:
-    """Line noise the VAD mistook for speech produces no transcription frame."""
+    """Line noise the VAD mistook for speech produces no transcription frame, only a NoWordsFrame."""
     noise = (np.random.default_rng(3).normal(0, 200, 16000)).astype("<i2").tobytes()
     stt = WhisperSTTService(models.stt)
     down, _ = await run_test(stt, frames_to_send=caller_frames(noise))
     assert not [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert len([f for f in down if isinstance(f, NoWordsFrame)]) == 1
     assert stt.finals and stt.finals[-1].text == ""
 
 
