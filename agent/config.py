@@ -48,6 +48,7 @@ class Settings:
     voices_by_number: str = ""  # JSON {"+15550100": "acme"} (or a TOML table): the voice per called number
     xtts_model_dir: str = ""  # an XTTS-v2 checkpoint directory; empty: cloned voices fall back to Piper
     xtts_replicas: int = 1
+    vad_start_secs: float = 0.2
     vad_stop_secs: float = 0.2
     echo_margin_db: float = 10.0
     incomplete_turn_secs: float = 1.0

@@ -9,7 +9,6 @@ import structlog
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -33,6 +32,7 @@ from agent.models import Models
 from agent.records.recorder import CallRecorder
 from agent.speech.endpoint import HangoverParams
 from agent.speech.stt import WhisperSTTService
+from agent.speech.vad import CallerVAD
 from agent.telephony.transport import PHONE_RATE, PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
 from agent.voice.catalog import make_tts
 
@@ -55,6 +55,11 @@ NUMBER_PAUSE_S = 0.8  # VAD stop while a caller may read out a phone number: gro
 
 class _Follows(Protocol):
     vad_stop_secs: float
+
+
+def caller_vad_params(settings: Settings) -> VADParams:
+    """The VAD's settings for a caller: speech this long starts a turn, silence this long pauses it."""
+    return VADParams(start_secs=settings.vad_start_secs, stop_secs=settings.vad_stop_secs)
 
 
 def pause_for_numbers(router: Router, vad: VADAnalyzer, normal_s: float, followers: list[_Follows]) -> None:
@@ -86,7 +91,7 @@ def build_call_pipeline(
     context = LLMContext(messages=[system])
     if settings.uses_endpoint:
         context = LLMContext(messages=[system], tools=ToolsSchema(standard_tools=receptionist.tools()))
-    vad = SileroVADAnalyzer(params=VADParams(stop_secs=settings.vad_stop_secs))
+    vad = CallerVAD(params=caller_vad_params(settings))
     # smart-turn judges each stretch of speech; with the transcript it picks the silence that ends the turn.
     smart_turn = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=30.0))
     hangovers = HangoverParams(incomplete_s=settings.incomplete_turn_secs)

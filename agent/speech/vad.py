@@ -1,0 +1,20 @@
+"""The caller's VAD: Silero with pipecat's loudness floor, minus the ramp that swallowed short answers."""
+
+from __future__ import annotations
+
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+
+class CallerVAD(SileroVADAnalyzer):
+    """Silero VAD whose loudness check reads the last 0.4 s as it is, not smoothed up from silence.
+
+    pipecat smooths the loudness exponentially on top of its 0.4 s window, so after silence it
+    climbs for about 200 ms before reaching `min_volume`: a one-word "Yes." or "No." was over
+    before the VAD could count enough loud, confident windows, and the caller's answer was lost.
+    The window alone steadies the reading; the floor (-50 LUFS at the default 0.6) stays.
+    """
+
+    def _get_smoothed_volume(self, audio: bytes) -> float:
+        """Return the loudness of the rolling window that now ends with `audio` (0 quiet … 1 loud)."""
+        self._volume_tracker.update(audio, self.sample_rate)
+        return float(self._volume_tracker.volume)
