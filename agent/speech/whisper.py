@@ -13,8 +13,9 @@ from faster_whisper import WhisperModel
 from agent.config import EMBEDDED
 
 SAMPLE_RATE = 16000
-# Phrases Whisper is known to invent from silence, noise or music (compared lower-case, unpunctuated).
-PHANTOM_PHRASES = frozenset(
+# Phrases Whisper is known to invent from silence, noise, music or a garbled echo of our own voice
+# (compared lower-case, unpunctuated). Nobody says these to a receptionist: always rejected.
+VIDEO_PHRASES = frozenset(
     {
         "thanks for watching",
         "thank you for watching",
@@ -22,13 +23,13 @@ PHANTOM_PHRASES = frozenset(
         "please subscribe",
         "subscribe to my channel",
         "like and subscribe",
-        "you",
-        "bye",
         "music",
         "applause",
         "silence",
     }
 )
+# These a caller may really say: rejected only when Whisper itself doubts there was speech.
+PHANTOM_PHRASES = frozenset({"you", "bye"})
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def guard(text: str, no_speech_prob: float, avg_logprob: float, compression_rati
         return f"no_speech:{text}"
     if compression_ratio > 2.4:
         return f"repetitive:{text}"
-    if _normalise(text) in PHANTOM_PHRASES and no_speech_prob > 0.2:
+    if _normalise(text) in VIDEO_PHRASES or (_normalise(text) in PHANTOM_PHRASES and no_speech_prob > 0.2):
         return f"phantom:{text}"
     if not re.search(r"\w", text):
         return f"no_words:{text}"

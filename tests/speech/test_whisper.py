@@ -8,7 +8,7 @@ import numpy as np
 
 from agent.models import Models
 from agent.simulate import read_wav_as_ulaw, ulaw_to_pcm16k
-from agent.speech.whisper import transcribe
+from agent.speech.whisper import guard, transcribe
 
 
 def test_phone_band_speech_is_transcribed(models: Models, speech_dir: Path) -> None:
@@ -47,3 +47,11 @@ def test_detail_model_hears_a_phone_number_in_full(models: Models, tmp_path: Pat
     path = write_wav(models.piper, "My number is 617 555 0100.", tmp_path / "number.wav")
     text = transcribe(models.whisper_detail, ulaw_to_pcm16k(read_wav_as_ulaw(path))).text
     assert extract_digits(text) == "6175550100", text
+
+
+def test_video_outros_are_never_a_callers_words_but_a_real_bye_is() -> None:
+    """ "Thanks for watching." is rejected even when Whisper is sure of it (made of echo); "Bye." is not."""
+    assert guard("Thanks for watching.", no_speech_prob=0.01, avg_logprob=-0.2, compression_ratio=1.0)
+    assert guard("Please subscribe!", no_speech_prob=0.01, avg_logprob=-0.2, compression_ratio=1.0)
+    assert guard("Bye.", no_speech_prob=0.01, avg_logprob=-0.2, compression_ratio=1.0) is None
+    assert guard("Bye.", no_speech_prob=0.5, avg_logprob=-0.2, compression_ratio=1.0)
