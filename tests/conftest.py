@@ -70,3 +70,17 @@ async def server(settings: Settings, models: Models) -> AsyncIterator[TestServer
         yield srv
     finally:
         await srv.close()
+
+
+def conversation(logs: list[dict[str, object]]) -> str:
+    """The call as the logs tell it (what was heard, said, barged in on), for a failing test's message."""
+    lines = []
+    for e in logs:
+        if e["event"] == "stt_final":
+            lines.append(f"caller: {e['text']!r} ({e['audio_s']} s, rejected={e['rejected']})")
+        elif e["event"] == "agent_reply":
+            lines.append(f"agent [{e['intent']}]: {e['text']!r}")
+        elif e["event"] in ("barge_in", "barge_in_not_a_turn", "echo_gate_learned", "agent_utterance_played"):
+            detail = {k: v for k, v in e.items() if k not in ("event", "log_level", "call_sid")}
+            lines.append(f"{e['event']}: {detail}")
+    return "\n".join(lines)

@@ -27,7 +27,7 @@ from agent.simulate import place_call, ulaw_to_pcm16k
 from agent.speech.whisper import transcribe
 from agent.telephony.codec import ulaw_decode
 from agent.telephony.security import sign
-from tests.conftest import AUTH_TOKEN
+from tests.conftest import AUTH_TOKEN, conversation
 from tests.fake_openai import FakeChatEndpoint
 
 ACCOUNT = "AC" + "0" * 32
@@ -482,7 +482,7 @@ class TestWholeCall:
                 echo_db=15.0,
             )
         events = [e["event"] for e in logs]
-        assert "barge_in" in events, events
+        assert "barge_in" in events, conversation(logs)
         handled = [e for e in logs if e["event"] == "barge_in_not_a_turn"]
         assert handled and handled[0]["kind"] in ("backchannel", "empty") and handled[0]["resumed"], events
         assert result.clears == 1

@@ -26,7 +26,7 @@ from agent.server import STATE, create_app
 from agent.simulate import place_call, ulaw_to_pcm16k
 from agent.speech.whisper import transcribe
 from agent.telephony.security import sign
-from tests.conftest import AUTH_TOKEN, REPO
+from tests.conftest import AUTH_TOKEN, REPO, conversation
 from tests.fake_openai import FakeChatEndpoint
 from tests.fake_twilio import FakeTwilio
 
@@ -154,8 +154,10 @@ async def test_message_taken_over_the_phone_is_stored_with_every_field(
     detail = [e["detail_model"] for e in logs if e["event"] == "stt_final"]
     assert detail[0] is False and any(detail[1:]), detail  # details are heard by the bigger model
     db = open_database(call_settings.db_url)
-    (message,) = await MessageStore(db).all()
+    messages = await MessageStore(db).all()
     await db.dispose()
+    assert len(messages) == 1, conversation(logs)
+    message = messages[0]
     assert message.call_sid == result.call_sid
     assert (message.caller_name, message.callback_number) == ("John Smith", "6175550100")
     assert message.recipient == "Front Desk" and message.urgent is False
