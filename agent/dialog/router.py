@@ -145,11 +145,34 @@ def extract_digits(text: str, min_len: int = 7) -> str:
     return max(digits, key=len) if digits else ""
 
 
+def repair_number(digits: str) -> str:
+    """Undo speech recognition's habit of doubling a repeated digit, when a number is too long to be real.
+
+    Whisper hears "five five five" as "5555" now and then. A callback number longer than ten digits
+    (other than a 1 before ten) cannot be dialled here, so the longest run of one digit repeated three
+    or more times is shortened until it fits: '55550199223' → '5550199223'. The read-back lets the
+    caller correct a wrong guess.
+    """
+    while len(digits) > 10 and not (len(digits) == 11 and digits[0] == "1"):
+        runs = [(m.end() - m.start(), m.start()) for m in re.finditer(r"(\d)\1{2,}", digits)]
+        if not runs:
+            break
+        length, start = max(runs)
+        digits = digits[: start + length - 1] + digits[start + length :]
+    return digits
+
+
 def say_digits(number: str) -> str:
-    """Read a number back digit by digit in groups: '555 0100' → '5 5 5, 0 1 0 0'."""
-    d = number[-10:] if len(number) > 10 else number
-    groups = [d[:3], d[3:6], d[6:]] if len(d) == 10 else [d[:3], d[3:]]
-    return ", ".join(" ".join(g) for g in groups if g)
+    """Read a number back digit by digit in groups, every digit of it: '555 0100' → '5 5 5, 0 1 0 0'."""
+    lead, d = (number[0], number[1:]) if len(number) == 11 and number[0] == "1" else ("", number)
+    if len(d) > 10:
+        groups: list[str] = []
+        while len(d) > 5:
+            groups, d = [*groups, d[:3]], d[3:]
+        groups.append(d)
+    else:
+        groups = [d[:3], d[3:6], d[6:]] if len(d) == 10 else [d[:3], d[3:]]
+    return ", ".join(" ".join(g) for g in [lead, *groups] if g)
 
 
 def _weekday_mentions(text: str, today: dt.date) -> list[tuple[dt.date, str]]:
@@ -231,7 +254,7 @@ class Router:
         text = normalise(utterance)
         if (m := _NAME.search(text)) and m.group(1).split()[0] not in _NOT_NAMES:
             draft.name = m.group(1).title()
-        draft.number = extract_digits(text)
+        draft.number = repair_number(extract_digits(text))
         if (m := _ABOUT.search(text)) and not _MESSAGE.search(m.group(1)):
             draft.text = m.group(1)
         if _URGENT.search(text):
@@ -361,7 +384,7 @@ class Router:
             name = m.group(1) if m else " ".join(text.split()[:2])
             d.name = name.title()
             if not d.number:
-                d.number = extract_digits(text)
+                d.number = repair_number(extract_digits(text))
                 d.partial = "" if d.number else extract_digits(text, min_len=1)
         elif d.step == "number":
             number = extract_digits(text, min_len=1)
@@ -371,15 +394,15 @@ class Router:
                     "message",
                 )
             if len(number) >= 10 or re.match(r"\s*(no|sorry|actually|wait)\b", text):
-                d.partial = number[-11:]  # a whole number, or a correction: it replaces what came before
+                d.partial = number  # a whole number, or a correction: it replaces what came before
             else:
-                d.partial = (d.partial + number)[-11:]  # a number said in groups: add this group
+                d.partial = d.partial + number  # a number said in groups: add this group
             if len(d.partial) < 10 and not (len(d.partial) >= 7 and len(number) >= 7):
                 # A number said in groups: keep listening.
                 return Reply("", "message_listening", nudge="Go on, I'm listening. What's the rest?")
-            d.number, d.partial = d.partial, ""
+            d.number, d.partial = repair_number(d.partial[-15:]), ""
         elif d.step == "confirm":
-            corrected = extract_digits(text)
+            corrected = repair_number(extract_digits(text))
             if corrected and corrected != d.number:
                 d.number = corrected
                 return Reply(f"Thanks. So that's {say_digits(d.number)}. Is that right?", "message")

@@ -8,7 +8,15 @@ import pytest
 
 from agent.dialog.business import Business, load_business
 from agent.dialog.grounding import FALLBACK, make_guard, ungrounded_claims
-from agent.dialog.router import EndCall, Router, TakeMessage, Transfer, extract_digits, say_digits
+from agent.dialog.router import (
+    EndCall,
+    Router,
+    TakeMessage,
+    Transfer,
+    extract_digits,
+    repair_number,
+    say_digits,
+)
 from benchmarks.receptionist_eval import CASES, evaluate_text, load_cases
 from tests.conftest import REPO
 
@@ -110,6 +118,27 @@ class TestMessages:
         assert extract_digits("call 617-555-0100 after 5") == "6175550100"
         assert extract_digits("I have 2 kids") == ""
         assert say_digits("6175550100") == "6 1 7, 5 5 5, 0 1 0 0"
+
+    def test_a_digit_heard_twice_too_many_is_repaired_and_every_stored_digit_is_read_back(
+        self, business: Business
+    ) -> None:
+        """Whisper's "5555019-9223" is read back and kept as 10 digits."""
+        assert repair_number("55550199223") == "5550199223"
+        assert repair_number("617555550100") == "6175550100"
+        assert repair_number("55501002222") == "5550100222"
+        assert repair_number("5555555555") == "5555555555"  # ten digits: a real number, left alone
+        assert repair_number("16175550100") == "16175550100"  # a 1 before ten digits is dialable
+        assert repair_number("61705501234") == "61705501234"  # no run to blame: left for the caller to hear
+        assert say_digits("61705501234") == "6 1 7, 0 5 5, 0 1 2 3 4"  # every digit, none dropped
+        assert say_digits("16175550100") == "1, 6 1 7, 5 5 5, 0 1 0 0"
+        r = Router(business)
+        r.handle("Can Doctor Lee call me back?")
+        r.handle("This is Tom Baker.")
+        assert r.handle("5555019-9223.").text == "I have 5 5 5, 0 1 9, 9 2 2 3. Is that right?"
+        r.handle("Yes.")
+        r.handle("My filling fell out.")
+        action = r.handle("Yes.").action
+        assert isinstance(action, TakeMessage) and action.callback_number == "5550199223"
 
 
 class TestKeypad:
