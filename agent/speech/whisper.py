@@ -133,7 +133,7 @@ def guard(text: str, no_speech_prob: float, avg_logprob: float, compression_rati
     text = text.strip()
     if not text:
         return None
-    if no_speech_prob > 0.6 and avg_logprob < -0.7:
+    if no_speech_prob > 0.6 and avg_logprob < -1.0:
         return f"no_speech:{text}"
     if compression_ratio > 2.4:
         return f"repetitive:{text}"

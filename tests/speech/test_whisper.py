@@ -55,3 +55,14 @@ def test_video_outros_are_never_a_callers_words_but_a_real_bye_is() -> None:
     assert guard("Please subscribe!", no_speech_prob=0.01, avg_logprob=-0.2, compression_ratio=1.0)
     assert guard("Bye.", no_speech_prob=0.01, avg_logprob=-0.2, compression_ratio=1.0) is None
     assert guard("Bye.", no_speech_prob=0.5, avg_logprob=-0.2, compression_ratio=1.0)
+
+
+def test_a_short_answer_whisper_doubts_is_kept_unless_it_is_also_improbable() -> None:
+    """Digits and "Yes." often score high no-speech odds; they are dropped only below a -1.0 log-prob.
+
+    tiny.en scored Piper's "Yes." at no_speech 0.69 / logprob -0.69, and a caller's "five five five" in
+    a message was dropped at the old -0.7 threshold: the number lost its middle.
+    """
+    assert guard("5 5 5 5", no_speech_prob=0.65, avg_logprob=-0.8, compression_ratio=0.4) is None
+    assert guard("Yes?", no_speech_prob=0.69, avg_logprob=-0.75, compression_ratio=0.3) is None
+    assert guard("Thank you.", no_speech_prob=0.8, avg_logprob=-1.3, compression_ratio=0.4)
