@@ -168,7 +168,8 @@ def say_digits(number: str) -> str:
     if len(d) > 10:
         groups: list[str] = []
         while len(d) > 5:
-            groups, d = [*groups, d[:3]], d[3:]
+            groups.append(d[:3])
+            d = d[3:]
         groups.append(d)
     else:
         groups = [d[:3], d[3:6], d[6:]] if len(d) == 10 else [d[:3], d[3:]]

@@ -137,7 +137,8 @@ def guard(text: str, no_speech_prob: float, avg_logprob: float, compression_rati
         return f"no_speech:{text}"
     if compression_ratio > 2.4:
         return f"repetitive:{text}"
-    if _normalise(text) in VIDEO_PHRASES or (_normalise(text) in PHANTOM_PHRASES and no_speech_prob > 0.2):
+    said = _normalise(text)
+    if said in VIDEO_PHRASES or (said in PHANTOM_PHRASES and no_speech_prob > 0.2):
         return f"phantom:{text}"
     if not re.search(r"\w", text):
         return f"no_words:{text}"
