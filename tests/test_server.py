@@ -470,8 +470,8 @@ class TestWholeCall:
         """A caller's short "Yes." said over the agent, with our voice echoing 15 dB down, is heard.
 
         It reaches the VAD and stops the agent for a moment (a backchannel, or an empty turn when the
-        transcript is late on a loaded machine: either way the agent goes on), while the echo of the
-        agent itself interrupts nothing: the one clear is the caller's.
+        echo leaves Whisper no words: either way the agent goes on), while the echo of the agent itself
+        interrupts nothing: the one clear is the caller's.
         """
         with capture_logs() as logs:
             result = await place_call(

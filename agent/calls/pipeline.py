@@ -116,8 +116,10 @@ def build_call_pipeline(
         voice, models.piper, call_id=call.call_sid, language=lambda: stt.language, sample_rate=PHONE_RATE
     )
     timing = TurnTimingObserver(settings.vad_stop_secs)
+    # Both watch the call's frames and both place the caller's end of speech by the VAD stop time.
+    watchers: list[TurnTimingObserver | CallRecorder] = [timing] if recorder is None else [timing, recorder]
     receptionist.on_routed = lambda: pause_for_numbers(
-        receptionist.router, vad, settings.vad_stop_secs, [timing] if recorder is None else [timing, recorder]
+        receptionist.router, vad, settings.vad_stop_secs, list(watchers)
     )
     transport_out.on_first_audio = lambda _u: timing.audio_sent()
     transport_out.on_clear = timing.cleared
@@ -133,7 +135,7 @@ def build_call_pipeline(
             audio_out_sample_rate=models.piper.config.sample_rate,
             enable_metrics=True,
         ),
-        observers=[timing] if recorder is None else [timing, recorder],
+        observers=list(watchers),
         idle_timeout_secs=None,
         enable_rtvi=False,
         enable_tracing=settings.tracing,
