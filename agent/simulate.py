@@ -68,7 +68,10 @@ class Turn:
     """One exchange: what the caller said and how long the agent took to start answering."""
 
     caller_wav: str
+    first_voiced_sent_at: float | None = None
     last_voiced_sent_at: float = 0.0
+    cleared_at: float | None = None
+    resumed_at: float | None = None
     first_reply_at: float | None = None
     reply_ulaw: bytearray = field(default_factory=bytearray)
     caller_text: str = ""
@@ -80,6 +83,20 @@ class Turn:
         if self.first_reply_at is None:
             return None
         return self.first_reply_at - self.last_voiced_sent_at
+
+    @property
+    def clear_after_s(self) -> float | None:
+        """Seconds from the caller's first voiced frame sent to the agent's `clear` received (a barge-in)."""
+        if self.cleared_at is None or self.first_voiced_sent_at is None:
+            return None
+        return self.cleared_at - self.first_voiced_sent_at
+
+    @property
+    def silent_after_clear_s(self) -> float | None:
+        """Seconds from that `clear` to the agent's next audio: how long a barge-in stopped it."""
+        if self.cleared_at is None or self.resumed_at is None:
+            return None
+        return self.resumed_at - self.cleared_at
 
 
 @dataclass
@@ -104,6 +121,7 @@ class SimulationResult:
                     "caller": t.caller_text,
                     "agent": t.agent_text,
                     "latency_s": None if t.latency_s is None else round(t.latency_s, 3),
+                    "clear_after_s": None if t.clear_after_s is None else round(t.clear_after_s, 3),
                 }
                 for t in self.turns
             ],
@@ -136,6 +154,7 @@ class _Phone:
         self.last_media_at = 0.0
         self.played_out_at = 0.0
         self.sent_voiced_at = 0.0
+        self.turn: Turn | None = None
         self.collect: bytearray | None = None
         self.on_media: Any = None
         self.closed = asyncio.Event()
@@ -174,6 +193,8 @@ class _Phone:
             )
             if frame is not SILENCE and frame_is_voiced(frame):
                 self.sent_voiced_at = time.monotonic()
+                if self.turn is not None and self.turn.first_voiced_sent_at is None:
+                    self.turn.first_voiced_sent_at = self.sent_voiced_at
             await asyncio.sleep(max(0.0, t0 + chunk * FRAME_MS / 1000 - time.monotonic()))
 
     async def player(self) -> None:
@@ -222,6 +243,12 @@ class _Phone:
                 self.buffer += payload
                 self.received += len(payload)
                 self.last_media_at = time.monotonic()
+                if (
+                    self.turn is not None
+                    and self.turn.cleared_at is not None
+                    and self.turn.resumed_at is None
+                ):
+                    self.turn.resumed_at = self.last_media_at
                 if self.on_media:
                     self.on_media(payload)
             elif kind == "mark":
@@ -229,6 +256,9 @@ class _Phone:
                 await self._echo_played_marks()
             elif kind == "clear":
                 self.clears += 1
+                turn = self.turn
+                if turn is not None and turn.first_voiced_sent_at is not None and turn.cleared_at is None:
+                    turn.cleared_at = time.monotonic()
                 self.played += len(self.buffer)
                 self.buffer.clear()
                 self.played_out_at = time.monotonic()
@@ -344,6 +374,7 @@ async def place_call(
                     turn = Turn(caller_wav=wav)
                     turns.append(turn)
                     phone.on_media = None
+                    phone.turn = turn
                     for i in range(0, len(audio), FRAME_BYTES):
                         phone.outgoing.put_nowait(audio[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff"))
                     while not phone.outgoing.empty() and not phone.closed.is_set():

@@ -425,6 +425,9 @@ class TestWholeCall:
         assert played[0]["interrupted"] is True
         assert played[0]["heard_ms"] < played[0]["sent_ms"]
         assert result.turns[0].first_reply_at is not None
+        # Timed on the caller's side: the clear follows the caller's first words, not their end.
+        clear_after = result.turns[0].clear_after_s
+        assert clear_after is not None and 0 < clear_after < 1.5, clear_after
 
     async def test_own_voice_echoing_back_does_not_interrupt_the_agent(
         self, settings: Settings, models: Models, speech_dir: Path
