@@ -75,7 +75,7 @@ def _plain(text: str) -> str:
 
 
 def window_frames(n_frames: int, full_window: bool = False) -> int:
-    """Return the encoder window for `n_frames` of audio: the content plus 1 s, at least 5 s, at most 30 s."""
+    """Return the encoder window for `n_frames`: the content plus 1 s, at least 10 s, at most 30 s."""
     if full_window:
         return FULL_WINDOW_FRAMES
     padded = -(-(n_frames + FRAMES_PER_SECOND) // 100) * 100

@@ -169,7 +169,8 @@ class WhisperSTTService(STTService):
 
     async def _finalize(self, request: PassRequest, speech_end: int) -> str:
         in_flight, self._in_flight = self._in_flight, None
-        foreign = self.language != "en" and self._detail is not None
+        multilingual = self._multilingual()
+        foreign = self.language != "en" and multilingual is not None
         detail = foreign or (
             self._detail is not None and self._wants_detail is not None and self._wants_detail()
         )
@@ -184,9 +185,10 @@ class WhisperSTTService(STTService):
                 done = None
         if done is None:
             engine = self._engine
-            if detail and self._detail is not None:
-                language = self.language if foreign else None
-                engine, request = self._detail, replace(request, language=language)
+            if foreign and multilingual is not None:
+                engine, request = multilingual, replace(request, language=self.language)
+            elif detail and self._detail is not None:
+                engine, request = self._detail, replace(request, language=None)
             done = await self._decode(engine, request)
         if done is None:
             return ""
@@ -213,13 +215,21 @@ class WhisperSTTService(STTService):
             await self.push_frame(frame)
         return final.text
 
+    def _multilingual(self) -> Engine | None:
+        """The engine that can hear other languages: the detail model, else a multilingual main model."""
+        for engine in (self._detail, self._engine):
+            if engine is not None and engine.model.model.is_multilingual:
+                return engine
+        return None
+
     async def _identify_language(self, request: PassRequest) -> None:
         """Identify the caller's language once, with the multilingual model, off the critical path."""
-        if self._detail is None:
+        engine = self._multilingual()
+        if engine is None:
             return
-        model = self._detail.model
+        model = engine.model
         try:
-            done = await self._detail.scheduler.run(
+            done = await engine.scheduler.run(
                 lambda: decoder.detect_language(model, request.audio), final=False
             )
         except Exception as exc:

@@ -94,6 +94,20 @@ async def test_a_spanish_caller_is_identified_and_transcribed_in_spanish(
     assert {"cita", "martes"} & set(finals[-1].text.lower().replace(".", "").split()), finals[-1].text
 
 
+async def test_a_multilingual_main_model_identifies_the_language_without_a_detail_model(
+    models: Models, tmp_path: Path
+) -> None:
+    """With only a multilingual model configured (no detail model), a Spanish caller is still tagged es."""
+    assert models.stt_detail is not None
+    first = espeak_pcm(tmp_path, "es", "Hola, buenos días. Quisiera hacer una cita, por favor.")
+    second = espeak_pcm(tmp_path, "es", "Necesito cambiar mi cita para el martes.")
+    stt = WhisperSTTService(models.stt_detail)
+    down, _ = await run_test(stt, frames_to_send=caller_frames(first) + caller_frames(second))
+    finals = [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert stt.language == "es"
+    assert finals[-1].language == Language.ES
+
+
 async def test_an_english_caller_stays_english(models: Models, speech_dir: Path) -> None:
     """An English caller's language is identified as English and every final is tagged en."""
     pcm = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "long.wav"))

@@ -66,3 +66,16 @@ def test_a_short_answer_whisper_doubts_is_kept_unless_it_is_also_improbable() ->
     assert guard("5 5 5 5", no_speech_prob=0.65, avg_logprob=-0.8, compression_ratio=0.4) is None
     assert guard("Yes?", no_speech_prob=0.69, avg_logprob=-0.75, compression_ratio=0.3) is None
     assert guard("Thank you.", no_speech_prob=0.8, avg_logprob=-1.3, compression_ratio=0.4)
+
+
+def test_a_decoding_loop_is_rejected_by_its_compression_ratio() -> None:
+    """Text that compresses like a loop (ratio > 2.4, faster-whisper's own measure) is no caller's words."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    loop = "I'm sorry, I'm sorry, I'm sorry, I'm sorry, I'm sorry, I'm sorry, I'm sorry, I'm sorry."
+    real = "Hi, I'd like to book a cleaning for next Tuesday afternoon, please."
+    assert get_compression_ratio(loop) > 2.4 > get_compression_ratio(real)
+    why = guard(loop, no_speech_prob=0.01, avg_logprob=-0.2, compression_ratio=get_compression_ratio(loop))
+    assert why is not None and why.startswith("repetitive:")
+    kept = guard(real, no_speech_prob=0.01, avg_logprob=-0.2, compression_ratio=get_compression_ratio(real))
+    assert kept is None
