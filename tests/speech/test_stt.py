@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,3 +171,50 @@ async def test_a_long_utterance_is_trimmed_and_still_transcribed_in_full(
     assert isinstance(result, Final) and result.trimmed_words > 0
     words = finals[0].text.lower()
     assert "daniel" in words and "thursday" in words, words
+
+
+class _Tagged(DecodeScheduler):
+    """One call's view of a shared scheduler: submits there, noting which call each pass came from."""
+
+    def __init__(self, shared: DecodeScheduler, tag: str, order: list[str]) -> None:
+        super().__init__(f"view-{tag}")
+        self.shared, self.tag, self.order = shared, tag, order
+
+    def submit(self, fn: Any, final: bool) -> Any:
+        def tagged() -> object:
+            self.order.append(self.tag if not final else self.tag.upper())
+            time.sleep(0.25)  # saturated: two calls' passes cost more than a 0.5 s step
+            return fn()
+
+        return self.shared.submit(tagged, final)
+
+
+async def test_a_talkative_caller_cannot_starve_a_quiet_one_on_a_shared_model(
+    models: Models, speech_dir: Path
+) -> None:
+    """Two calls on one saturated decoder take interim passes in turn, and the quiet one's final still comes.
+
+    Caller A talks for 12 s without a break; caller B says one short sentence while A talks. Each call
+    keeps at most one interim pass queued, so B's passes are interleaved with A's, not queued behind them.
+    """
+    import asyncio
+
+    shared = DecodeScheduler("shared")
+    order: list[str] = []
+    long = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "long.wav"))
+    short = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "where.wav"))
+    talkative = WhisperSTTService(Engine(models.whisper, _Tagged(shared, "a", order)))
+    quiet = WhisperSTTService(Engine(models.whisper, _Tagged(shared, "b", order)))
+    lead_in = [SleepFrame(sleep=2.0)]
+    (down_a, _), (down_b, _) = await asyncio.gather(
+        run_test(talkative, frames_to_send=caller_frames(long + long + long)),
+        run_test(quiet, frames_to_send=lead_in + caller_frames(short)),
+    )
+    finals_b = [f for f in down_b if isinstance(f, TranscriptionFrame)]
+    assert len(finals_b) == 1 and "located" in finals_b[0].text.lower(), finals_b
+    assert [f for f in down_a if isinstance(f, TranscriptionFrame)]
+    # While both were speaking, B's interim passes alternate with A's: never two of B's waiting behind
+    # a run of A's (at most one of A's passes between B's consecutive ones, plus the one running).
+    b_at = [i for i, tag in enumerate(order) if tag == "b"]
+    assert len(b_at) >= 2, order
+    assert all(later - earlier <= 3 for earlier, later in itertools.pairwise(b_at)), order
