@@ -80,6 +80,7 @@ class XttsTTSService(TTSService):
         self._voice_name = voice.name if voice else voice_name
         self._language = language
         self.fallback_reason: str | None = None
+        self.on_fallback: Callable[[str], object] | None = None  # told the reason if it falls back mid-call
         self._text_aggregator = ChunkAggregator()  # type: ignore[assignment]
         if voice is None:
             self._fall_back(fallback_reason or "no cloned voice")
@@ -103,6 +104,8 @@ class XttsTTSService(TTSService):
         self.fallback_reason = reason
         self._voice = None
         log.warning("voice_fallback", voice=self._voice_name, reason=reason, to="piper")
+        if self.on_fallback is not None:
+            self.on_fallback(reason)
 
     @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
