@@ -21,7 +21,7 @@ from agent.voice.joins import FloatArray, Joiner
 from agent.voice.piper import synthesize_pcm
 from agent.voice.pool import XttsPool
 from agent.voice.speakable import speakable
-from agent.voice.xtts import SAMPLE_RATE, Latents
+from agent.voice.xtts import SAMPLE_RATE, Latents, xtts_language
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +37,7 @@ class ClonedVoice:
 
     def language_for(self, language: str) -> str:
         """The caller's language if this voice speaks it, else the voice's first language."""
-        code = language.lower().split("-")[0]
+        code = xtts_language(language)
         return code if code in self.languages else (self.languages[0] if self.languages else "en")
 
 
