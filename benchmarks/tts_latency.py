@@ -4,7 +4,9 @@ Each reply streams word by word (as an LLM would, one token every `--token-ms`) 
 TTS service and the real Twilio output transport; the clock starts when the first token enters the
 pipeline and stops when the transport hands its first `media` message to the socket. XTTS is the tiny
 random-weight model the tests build (2-layer GPT, full-size HiFi-GAN decoder and speaker encoder)
-unless `--xtts-dir` names a real checkpoint. Writes a section of BENCHMARKS.md (`make bench-tts`).
+unless `--xtts-dir` names a real checkpoint. Then 1 and 2 replicas of that XTTS in an `XttsPool`, with 1, 2
+and 4 calls each speaking a sentence at once: queue wait and first chunk (`benchmarks/xtts_pool.py`).
+Prints a section of BENCHMARKS.md and, with `--out BENCHMARKS.md` (`make bench-tts`), writes it there.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from pipecat.tests.utils import SleepFrame, run_test
 from agent.telephony.transport import TwilioOutput
 from agent.voice.piper import PiperTTSService, load_piper
 from agent.voice.pool import XttsPool
-from agent.voice.xtts import FIRST_CHUNK_TOKENS, compute_latents, load_xtts
+from agent.voice.xtts import FIRST_CHUNK_TOKENS, Latents, compute_latents, load_xtts
 from agent.voice.xtts_service import ClonedVoice, XttsTTSService
+from benchmarks import xtts_pool
 from benchmarks.report import write_section
-from benchmarks.voice_latency import REPO, machine, pct
+from benchmarks.voice_latency import machine, pct
 
 REPLIES = [
     "Sure, we open at nine on Saturdays and close at one.",
@@ -101,23 +104,32 @@ async def measure(make: Any, replies: int, token_s: float) -> list[tuple[float, 
     return [await one_reply(make(), REPLIES[i % len(REPLIES)], token_s) for i in range(replies)]
 
 
-def xtts_voice(model_dir: Path | None, work: Path) -> tuple[ClonedVoice, str]:
-    """The cloned voice to time: a real checkpoint, or the tests' tiny one built into `work`."""
-    label = "XTTS-v2 checkpoint"
-    if model_dir is None:
-        from tests.voice.tiny_xtts import build_tiny_xtts
+def xtts_checkpoint(model_dir: Path | None, work: Path) -> tuple[Path, str]:
+    """The checkpoint to time and its label: a real one, or the tests' tiny one built into `work`."""
+    if model_dir is not None:
+        return model_dir, "XTTS-v2 checkpoint"
+    from tests.voice.tiny_xtts import build_tiny_xtts, tiny_args
 
-        model_dir = build_tiny_xtts(work / "tiny-xtts")
-        label = "tiny XTTS (2-layer GPT, full HiFi-GAN)"
-    model = load_xtts(model_dir)
+    label = f"tiny XTTS ({tiny_args().gpt_layers}-layer GPT, full HiFi-GAN)"
+    return build_tiny_xtts(work / "tiny-xtts"), label
+
+
+def bench_latents(model: Any) -> Latents:
+    """Latents of a 6 s voiced-sounding tone (their values don't change the cost)."""
     rate = 16000
     t = np.arange(rate * 6) / rate
     clip = (0.1 * np.sin(2 * np.pi * 150 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-    latents = compute_latents(model, [(clip, rate)])
-    return ClonedVoice("bench", ("en",), latents, XttsPool([model])), label
+    return compute_latents(model, [(clip, rate)])
 
 
-def render(results: dict[str, list[tuple[float, float]]], token_ms: float, replies: int) -> str:
+def ints(text: str) -> list[int]:
+    """A comma-separated list of numbers ("1,2,4") as integers."""
+    return [int(x) for x in text.split(",") if x]
+
+
+def render(
+    results: dict[str, list[tuple[float, float]]], token_ms: float, replies: int, pool: list[str]
+) -> str:
     """Format the section."""
     lines = [
         SECTION_START,
@@ -142,7 +154,7 @@ def render(results: dict[str, list[tuple[float, float]]], token_ms: float, repli
             f" | {statistics.mean(total) * 1000:.0f} ms | {pct(voice, 0.5) * 1000:.0f} ms"
             f" | {pct(voice, 0.95) * 1000:.0f} ms |"
         )
-    lines += ["", SECTION_END, ""]
+    lines += ["", *pool, "", SECTION_END, ""]
     return "\n".join(lines)
 
 
@@ -153,24 +165,39 @@ async def run(args: argparse.Namespace) -> str:
     results: dict[str, list[tuple[float, float]]] = {}
     results["Piper (embedded Joe)"] = await measure(lambda: PiperTTSService(piper), args.replies, token_s)
     with tempfile.TemporaryDirectory(prefix="bench-tts-") as work:
-        voice, label = xtts_voice(Path(args.xtts_dir) if args.xtts_dir else None, Path(work))
+        model_dir, label = xtts_checkpoint(Path(args.xtts_dir) if args.xtts_dir else None, Path(work))
+        model = load_xtts(model_dir)
+        latents = bench_latents(model)
+        voice = ClonedVoice("bench", ("en",), latents, XttsPool([model]))
         results[f"{label}, CPU"] = await measure(
             lambda: XttsTTSService(voice, piper, call_id="bench", sample_rate=8000), args.replies, token_s
         )
         voice.pool.close()
-    return render(results, args.token_ms, args.replies)
+        replicas = ints(args.pool_replicas)
+        models = [model] + [load_xtts(model_dir) for _ in range(max(replicas, default=1) - 1)]
+        runs = [
+            await xtts_pool.measure(models[:n], calls, latents, args.pool_rounds)
+            for n in replicas
+            for calls in ints(args.pool_calls)
+        ]
+    pool = xtts_pool.render(runs, args.pool_rounds, f"{label}, CPU") if runs else []
+    return render(results, args.token_ms, args.replies, pool)
 
 
 def main() -> int:
-    """Run the benchmark and write its section of BENCHMARKS.md."""
+    """Run the benchmark, print its section of BENCHMARKS.md and write it to `--out`."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
+    parser.add_argument("--out", default="", help="write the section into this file (BENCHMARKS.md)")
     parser.add_argument("--replies", type=int, default=12)
     parser.add_argument("--token-ms", type=float, default=20.0, help="LLM token interval")
     parser.add_argument("--xtts-dir", default="", help="a real XTTS-v2 checkpoint (default: the tiny one)")
+    parser.add_argument("--pool-replicas", default="1,2", help="XttsPool sizes to time ('' skips the pool)")
+    parser.add_argument("--pool-calls", default="1,2,4", help="simultaneous calls on each pool")
+    parser.add_argument("--pool-rounds", type=int, default=4, help="rounds of simultaneous calls per row")
     args = parser.parse_args()
     section = asyncio.run(run(args))
-    write_section(Path(args.out), SECTION_START, SECTION_END, section)
+    if args.out:
+        write_section(Path(args.out), SECTION_START, SECTION_END, section)
     print(section)
     return 0
 

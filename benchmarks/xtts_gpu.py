@@ -6,17 +6,21 @@ drives it through `agent.voice.xtts.stream`, the code a call uses. Random weight
 token; it is made unreachable, so every utterance is exactly `--max-tokens` GPT tokens (130 ≈ 6 s of
 audio, a long sentence).
 
-Needs only torch, torchaudio, numpy, tokenizers, transformers and coqui-tts (no pipecat or aiohttp; from
-this repo only agent.voice.xtts/torch_compat and tests/voice/tiny_xtts.py, which imports nothing else):
+Needs only torch, torchaudio, numpy, structlog, tokenizers, transformers and coqui-tts (no pipecat or
+aiohttp; from this repo only agent.voice's xtts, xtts_decode, pool and torch_compat, benchmarks/xtts_pool.py
+and tests/voice/tiny_xtts.py, which import nothing else):
 
     PYTHONPATH=/tmp/site:. python3 benchmarks/xtts_gpu.py --out xtts_gpu.md
 
-`--small` builds tiny dimensions instead, to check the script on a CPU.
+`--small` builds tiny dimensions instead, to check the script on a CPU. `--pool` measures only calls
+speaking at once through `agent.voice.pool.XttsPool` (1 and 2 replicas × 1/2/4/8 calls): each call's
+queue wait and first chunk (`benchmarks/xtts_pool.py`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import copy
 import datetime as dt
@@ -26,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,13 +42,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.voice.torch_compat import import_torchaudio
 from agent.voice.xtts import (
+    CHUNK_TOKENS,
     DECODE_CONTEXT_FRAMES,
+    FIRST_CHUNK_TOKENS,
     SAMPLE_RATE,
     Latents,
     compute_latents,
     own_stream,
     stream,
 )
+from benchmarks import xtts_pool
 
 CLAUSE = "Sure, we open at nine on Saturdays."
 SENTENCE = "Sure, we open at nine on Saturdays and close at one, but you can leave a message any time."
@@ -261,6 +269,31 @@ def lead_check(model: Any, latents: Latents, firsts: list[int], chunk: int, runs
     return rows
 
 
+def pool_check(
+    model: Any,
+    latents: Latents,
+    replicas: list[int],
+    calls: list[int],
+    rounds: int,
+    out_of_time: Callable[[], bool],
+    where: str,
+) -> list[str]:
+    """Calls through `XttsPool` (the code a call uses), on `replicas` copies of `model`: wait, first chunk."""
+    models = [model]
+    runs: list[xtts_pool.PoolRun] = []
+    skipped = 0
+    for n in replicas:
+        while len(models) < n:
+            models.append(copy.deepcopy(model))
+        for c in calls:
+            if out_of_time():
+                skipped += 1
+                continue
+            runs.append(asyncio.run(xtts_pool.measure(models[:n], c, latents, rounds)))
+    lines = xtts_pool.render(runs, rounds, where)
+    return lines + ([f"{skipped} rows skipped: past the time budget."] if skipped else [])
+
+
 def main() -> int:
     """Build the model, measure, print the markdown and write it to --out."""
     parser = argparse.ArgumentParser(
@@ -271,11 +304,17 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--max-tokens", type=int, default=130, help="GPT tokens per utterance (≈46 ms each)")
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--first-sizes", default="4,8,12", help="first-chunk sizes (GPT tokens) to time")
-    parser.add_argument("--chunk", type=int, default=24, help="largest chunk (GPT tokens)")
+    parser.add_argument(
+        "--first-sizes", default=f"{FIRST_CHUNK_TOKENS},8,12", help="first-chunk sizes (GPT tokens) to time"
+    )
+    parser.add_argument("--chunk", type=int, default=CHUNK_TOKENS, help="largest chunk (GPT tokens)")
     parser.add_argument("--streams", default="1,2,4,8", help="concurrent streams (one replica each)")
     parser.add_argument("--budget-s", type=float, default=300.0, help="skip what would start after this")
     parser.add_argument("--thread-check", action="store_true", help="only: main thread vs worker thread")
+    parser.add_argument("--pool", action="store_true", help="only: calls at once through XttsPool")
+    parser.add_argument("--pool-replicas", default="1,2", help="XttsPool sizes (--pool)")
+    parser.add_argument("--pool-calls", default="1,2,4,8", help="simultaneous calls on each pool (--pool)")
+    parser.add_argument("--pool-rounds", type=int, default=3, help="rounds of simultaneous calls per row")
     args = parser.parse_args()
     started = time.perf_counter()
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -299,6 +338,16 @@ def main() -> int:
     latents = compute_latents(model, [(reference_clip(), 16000)])
     first_sizes = [int(x) for x in args.first_sizes.split(",") if x]
 
+    if args.pool:
+        say(f"## XTTS-v2 {'(tiny dims, --small)' if args.small else 'full size'} through XttsPool on {gpu}")
+        say()
+        say(f"Utterances capped at {args.max_tokens} GPT tokens; {params:.0f} M parameters.")
+        say()
+        replicas, calls = ([int(x) for x in a.split(",") if x] for a in (args.pool_replicas, args.pool_calls))
+        for line in pool_check(model, latents, replicas, calls, args.pool_rounds, out_of_time, gpu):
+            say(line)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+        return 0
     if args.thread_check:
         for _ in range(3):
             utterance(model, latents, CLAUSE, first_sizes[0], args.chunk, False)

@@ -34,7 +34,7 @@ from agent.speech.endpoint import HangoverParams
 from agent.speech.stt import WhisperSTTService
 from agent.speech.vad import CallerVAD
 from agent.telephony.transport import PHONE_RATE, PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
-from agent.voice.catalog import make_tts
+from agent.voice.catalog import VoiceChoice, make_tts
 
 log = structlog.get_logger(__name__)
 
@@ -83,9 +83,9 @@ def build_call_pipeline(
     call: CallContext,
     recorder: CallRecorder | None = None,
     *,
-    called: str = "",
+    voice: VoiceChoice | None = None,
 ) -> CallPipeline:
-    """Wire caller audio → VAD/turn → Whisper → receptionist → reply model → voice → Twilio."""
+    """Wire caller audio → VAD/turn → Whisper → receptionist → reply model → `voice` (or default) → Twilio."""
     receptionist = Receptionist(call, route_intents=not settings.uses_endpoint)
     system: Any = {"role": "system", "content": business.system_prompt}
     context = LLMContext(messages=[system])
@@ -111,7 +111,7 @@ def build_call_pipeline(
         wants_detail=lambda: receptionist.router.expects_details,
     )
     llm = make_llm_service(settings, models.llm, business)
-    voice = models.voices.for_called(called)
+    voice = voice if voice is not None else models.voices.for_called("")
     tts = make_tts(
         voice, models.piper, call_id=call.call_sid, language=lambda: stt.language, sample_rate=PHONE_RATE
     )

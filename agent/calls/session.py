@@ -15,15 +15,18 @@ from pipecat.workers.runner import WorkerRunner
 
 from agent.calls.messages import MessageStore
 from agent.calls.pipeline import build_call_pipeline
-from agent.config import Settings
+from agent.config import EMBEDDED, Settings
 from agent.dialog.business import Business
 from agent.dialog.receptionist import CallContext
 from agent.models import Models
+from agent.records.recorder import CallRecorder, fallback_voice
 from agent.telephony import events
 from agent.telephony.control import CallControl
 from agent.telephony.echo import EchoGate
 from agent.telephony.security import public_url
 from agent.telephony.transport import Send, TwilioInput, TwilioOutput
+from agent.voice.catalog import VoiceChoice
+from agent.voice.xtts_service import XttsTTSService
 
 if TYPE_CHECKING:
     from agent.records.calllog import CallLog
@@ -31,6 +34,13 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 STOP_TIMEOUT_S = 5.0
 DIAL_STATUS_PATH = "/twilio/dial-status"
+
+
+def recorded_voice(choice: VoiceChoice, stock: str) -> str:
+    """The call log's name for a call's voice: the cloned one, or the stock one (and whose place it took)."""
+    if choice.fallback_reason:
+        return fallback_voice(choice.name)
+    return stock if choice.name == EMBEDDED else choice.name
 
 
 @dataclass
@@ -66,6 +76,8 @@ class CallSession:
         self.business = business
         self.resume = resume or {}
         self._close_socket = close_socket
+        called = self.resume.get("to", "")  # the number dialled picks the voice
+        self.voice = services.models.voices.for_called(called)
         self.recorder = (
             services.calllog.recorder(
                 start.call_sid,
@@ -73,6 +85,7 @@ class CallSession:
                 business.key,
                 bool(business.recording_announcement),
                 self.resume,
+                voice=recorded_voice(self.voice, settings.tts_voice),
             )
             if services.calllog is not None
             else None
@@ -93,9 +106,15 @@ class CallSession:
         )
         if self.recorder is not None:
             call.note = self.recorder.note
-        called = self.resume.get("to", "")  # the number dialled picks the voice
         self.pipeline = build_call_pipeline(
-            settings, services.models, business, self.input, self.output, call, self.recorder, called=called
+            settings,
+            services.models,
+            business,
+            self.input,
+            self.output,
+            call,
+            self.recorder,
+            voice=self.voice,
         )
         self._task: asyncio.Task[None] | None = None
         self.end_reason: str | None = None
@@ -104,6 +123,7 @@ class CallSession:
         """Run the pipeline in the background and greet the caller (or pick up after a transfer)."""
         if self.recorder is not None:
             self.recorder.begin()
+            self._record_fallbacks(self.recorder)
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(self.pipeline.worker)
         self._task = asyncio.create_task(runner.run(), name="call-pipeline")
@@ -114,6 +134,16 @@ class CallSession:
         else:
             await self.pipeline.worker.queue_frames([TTSSpeakFrame(self.business.call_opening)])
         log.info("call_started", business=self.business.key, resume=self.resume.get("resume"))
+
+    def _record_fallbacks(self, recorder: CallRecorder) -> None:
+        """Store the cloned voice's fallback to Piper: now if it never loaded, else the moment it fails."""
+        tts = self.pipeline.tts
+        if not isinstance(tts, XttsTTSService):
+            return
+        name = self.voice.name
+        if tts.fallback_reason:
+            recorder.voice_fell_back(name, tts.fallback_reason)
+        tts.on_fallback = lambda reason: recorder.voice_fell_back(name, reason)
 
     @property
     def running(self) -> bool:
@@ -151,8 +181,6 @@ class CallSession:
         outcome = self.pipeline.receptionist.outcome
         fallback = getattr(self.pipeline.tts, "fallback_reason", None)
         if self.recorder is not None:
-            if fallback:
-                self.recorder.event("voice_fallback", {"reason": fallback})
             final = "error" if self.recorder.fatal_error else outcome.outcome
             await self.recorder.finish(final, self.end_reason or reason, dt.datetime.now(dt.UTC))
         log.info(

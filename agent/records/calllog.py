@@ -79,9 +79,15 @@ class CallLog:
         await self.db.dispose()
 
     def recorder(
-        self, call_sid: str, stream_sid: str, business: str, record_audio: bool, data: Mapping[str, str]
+        self,
+        call_sid: str,
+        stream_sid: str,
+        business: str,
+        record_audio: bool,
+        data: Mapping[str, str],
+        voice: str,
     ) -> CallRecorder:
-        """A recorder for a call whose stream just started; `data` is what its webhook learned."""
+        """A recorder for a call whose stream just started, in `voice`; `data` is what its webhook learned."""
         now = dt.datetime.now(dt.UTC)
         info = CallInfo(
             call_sid=call_sid,
@@ -91,7 +97,7 @@ class CallLog:
             answered_at=now,
             called=data.get("to", ""),
             caller=data.get("from", ""),
-            voice=self.settings.tts_voice,
+            voice=voice,
             server=server_name(self.settings),
         )
         recording = StereoRecording() if record_audio else None

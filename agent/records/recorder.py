@@ -51,6 +51,11 @@ class _AgentTurn:
     latency: dict[str, float | None] = field(default_factory=dict)
 
 
+def fallback_voice(voice: str) -> str:
+    """How the call log names the stock voice standing in for the cloned voice `voice`."""
+    return f"piper (fallback from {voice})"
+
+
 def heard_part(text: str, unheard: str) -> str:
     """The words of `text` before the trailing `unheard` words the caller never heard."""
     words, cut = text.split(), len(unheard.split())
@@ -138,6 +143,16 @@ class CallRecorder(BaseObserver):
         async def write(session: AsyncSession) -> None:
             if self._barge_in_id is not None:
                 await repo.update_event(session, self._barge_in_id, detail)
+
+        self.writer.put(write)
+
+    def voice_fell_back(self, voice: str, reason: str) -> None:
+        """The cloned voice `voice` failed for `reason`: store the event, and Piper as the call's voice."""
+        self.event("voice_fallback", {"voice": voice, "reason": reason, "to": "piper"})
+
+        async def write(session: AsyncSession) -> None:
+            if self.call_id is not None:
+                await repo.set_voice(session, self.call_id, fallback_voice(voice))
 
         self.writer.put(write)
 

@@ -130,6 +130,11 @@ async def end_call(
     call.recording = recording
 
 
+async def set_voice(session: AsyncSession, call_id: int, voice: str) -> None:
+    """Say which voice the call speaks in now (it changes when the cloned voice falls back)."""
+    await session.execute(update(Call).where(Call.id == call_id).values(voice=voice[:128]))
+
+
 async def close_open_calls(db: Database, server: str, now: dt.datetime | None = None) -> int:
     """Close calls left open by a process that died, as interrupted; return how many.
 

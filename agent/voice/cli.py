@@ -32,7 +32,9 @@ def add_voices_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add.add_argument(
         "--consent-recording", required=True, type=Path, help="the speaker reading the statement"
     )
-    add.add_argument("--language", action="append", default=None, help="a language it speaks (repeat)")
+    add.add_argument(
+        "--language", action="append", default=None, help="a language it speaks, in XTTS's codes (repeat)"
+    )
     add.add_argument("--display-name", default="", help="name shown in lists (default: NAME)")
     add.add_argument(
         "--whisper-model", default=None, help="for the consent check (default: the detail model)"
@@ -104,7 +106,9 @@ def _load_model(args: argparse.Namespace, settings: Settings) -> Xtts:
 def _add(args: argparse.Namespace, settings: Settings) -> int:
     from agent.speech.whisper import load_whisper
     from agent.voice.enroll import EnrollError, Enrollment, enroll
+    from agent.voice.store import check_languages
 
+    languages = check_languages(args.language or ["en"])  # before any model loads
     whisper_name = args.whisper_model or settings.whisper_detail_model or settings.whisper_model
     steps = _Steps()
     steps(f"loading Whisper ({whisper_name}) for the consent check")
@@ -118,7 +122,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         recorded_by=args.recorded_by,
         business=args.business,
         consent_recording=args.consent_recording,
-        languages=tuple(args.language or ["en"]),
+        languages=languages,
         display_name=args.display_name,
     )
     try:

@@ -27,6 +27,7 @@ from agent.speech.whisper import SAMPLE_RATE as WHISPER_RATE
 from agent.speech.whisper import transcribe
 from agent.voice.clips import Clip, ClipError, measure, read_clip, resample
 from agent.voice.speaker import Embedding, NoVoiceError, cosine, embed, embed_speaker
+from agent.voice.store import reference_names
 
 STATEMENT = (
     "I, {speaker}, agree that recordings of my voice will be used by {business} "
@@ -152,7 +153,7 @@ class ConsentRecord:
     business: str
     recorded_on: date
     statement: str
-    references: tuple[tuple[str, str], ...]  # (file name, SHA-256), in the order given
+    references: tuple[tuple[str, str, str], ...]  # (file name given, name stored under, SHA-256), in order
     recording: tuple[str, str]
     check: ConsentCheck
     checked_at: datetime
@@ -179,7 +180,9 @@ class ConsentRecord:
             "business": self.business,
             "recorded_on": self.recorded_on,
             "statement": self.statement,
-            "references": [{"file": name, "sha256": sha} for name, sha in self.references],
+            "references": [
+                {"file": name, "stored": stored, "sha256": sha} for name, stored, sha in self.references
+            ],
             "recording": {"file": self.recording[0], "sha256": self.recording[1]},
             "check": check,
         }
@@ -196,7 +199,7 @@ def consent_record(
     whisper_model: str,
     recorded_on: date | None = None,
 ) -> ConsentRecord:
-    """Build the record for a checked recording, hashing every clip (blocking)."""
+    """Build the record for a checked recording, hashing every clip and naming where the voice keeps it."""
     now = datetime.now(UTC).replace(microsecond=0)
     return ConsentRecord(
         speaker=speaker,
@@ -204,7 +207,10 @@ def consent_record(
         business=business,
         recorded_on=recorded_on or now.date(),
         statement=statement(speaker, business),
-        references=tuple((p.name, sha256_file(p)) for p in references),
+        references=tuple(
+            (p.name, stored, sha256_file(p))
+            for p, stored in zip(references, reference_names(references), strict=True)
+        ),
         recording=(recording.name, sha256_file(recording)),
         check=check,
         checked_at=now,

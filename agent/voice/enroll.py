@@ -19,7 +19,7 @@ from agent.voice.clips import Clip, Grade, SetReport, check_clips, read_clips
 from agent.voice.consent import ConsentCheck, consent_record, verify_consent
 from agent.voice.fidelity import Fidelity, score_voice
 from agent.voice.speaker import speaker_findings
-from agent.voice.store import Voice, VoiceStore, check_name
+from agent.voice.store import Voice, VoiceStore, check_languages, check_name
 
 if TYPE_CHECKING:
     from TTS.tts.models.xtts import Xtts
@@ -92,6 +92,7 @@ def enroll(
     from agent.voice.xtts import compute_latents
 
     check_name(request.name)
+    languages = check_languages(request.languages)
     progress(f"checking {len(request.references)} reference clip(s)")
     report, clips = check_references(request.references)
     if report.grade == Grade.REJECT:
@@ -121,7 +122,7 @@ def enroll(
         latents=latents,
         speaker=request.speaker,
         display_name=request.display_name or request.name,
-        languages=request.languages,
+        languages=languages,
         licence=XTTS_LICENCE,
     )
     progress("scoring fidelity (a synthesized preview against the reference clips)")

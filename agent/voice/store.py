@@ -35,6 +35,9 @@ VOICE_FILE = "voice.toml"
 CONSENT_FILE = "consent.toml"
 LATENTS_FILE = "latents.pt"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+XTTS_LANGUAGES = (  # the languages XTTS-v2 speaks, in its own codes
+    "en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "ja", "hu", "ko", "hi",
+)  # fmt: skip
 
 
 class VoiceError(Exception):
@@ -83,6 +86,21 @@ def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name):
         raise VoiceError(f"invalid voice name {name!r}: use lower-case letters, digits, '-' and '_'")
     return name
+
+
+def check_languages(languages: Sequence[str]) -> tuple[str, ...]:
+    """`languages` lower-cased, without repeats, if XTTS speaks every one; else raise naming the others."""
+    codes = tuple(dict.fromkeys(code.strip().lower() for code in languages))
+    unknown = [code for code in codes if code not in XTTS_LANGUAGES]
+    if unknown or not codes:
+        named = ", ".join(repr(code) for code in unknown) or "no language"
+        raise VoiceError(f"XTTS does not speak {named}: use one or more of {' '.join(XTTS_LANGUAGES)}")
+    return codes
+
+
+def reference_names(references: Sequence[Path]) -> list[str]:
+    """The names the voice's folder keeps its reference clips under: ref-1.wav, ref-2.flac, …"""
+    return [f"ref-{i}{ref.suffix.lower() or '.wav'}" for i, ref in enumerate(references, 1)]
 
 
 def _read_voice(directory: Path) -> Voice:
@@ -203,8 +221,8 @@ class VoiceStore:
         work = Path(tempfile.mkdtemp(prefix=f".adding-{name}-", dir=self.root))
         try:
             stored: builtins.list[Path] = []
-            for i, ref in enumerate(references, 1):
-                target = work / f"ref-{i}{ref.suffix.lower() or '.wav'}"
+            for ref, stored_name in zip(references, reference_names(references), strict=True):
+                target = work / stored_name
                 shutil.copyfile(ref, target)
                 stored.append(final / target.name)
             shutil.copyfile(consent_recording, work / f"consent{consent_recording.suffix.lower() or '.wav'}")

@@ -68,7 +68,7 @@ def _device(device: str) -> str:
 
 
 def load_xtts(checkpoint_dir: Path, device: str = "auto") -> Xtts:
-    """Load an XTTS-v2 checkpoint directory (config.json, model.pth, vocab.json) for inference."""
+    """Load an XTTS-v2 checkpoint dir (config.json, model.pth, vocab.json; speakers_xtts.pth if there)."""
     checkpoint_dir = Path(checkpoint_dir)
     if not checkpoint_dir.is_dir():
         raise XttsLoadError(f"XTTS model directory {checkpoint_dir} does not exist")

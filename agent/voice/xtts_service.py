@@ -21,7 +21,7 @@ from agent.voice.joins import FloatArray, Joiner
 from agent.voice.piper import synthesize_pcm
 from agent.voice.pool import XttsPool
 from agent.voice.speakable import speakable
-from agent.voice.xtts import SAMPLE_RATE, Latents
+from agent.voice.xtts import SAMPLE_RATE, Latents, xtts_language
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +37,7 @@ class ClonedVoice:
 
     def language_for(self, language: str) -> str:
         """The caller's language if this voice speaks it, else the voice's first language."""
-        code = language.lower().split("-")[0]
+        code = xtts_language(language)
         return code if code in self.languages else (self.languages[0] if self.languages else "en")
 
 
@@ -80,6 +80,7 @@ class XttsTTSService(TTSService):
         self._voice_name = voice.name if voice else voice_name
         self._language = language
         self.fallback_reason: str | None = None
+        self.on_fallback: Callable[[str], object] | None = None  # told the reason if it falls back mid-call
         self._text_aggregator = ChunkAggregator()  # type: ignore[assignment]
         if voice is None:
             self._fall_back(fallback_reason or "no cloned voice")
@@ -103,6 +104,8 @@ class XttsTTSService(TTSService):
         self.fallback_reason = reason
         self._voice = None
         log.warning("voice_fallback", voice=self._voice_name, reason=reason, to="piper")
+        if self.on_fallback is not None:
+            self.on_fallback(reason)
 
     @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:

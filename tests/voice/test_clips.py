@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agent.voice.clips import Clip, ClipError, Grade, check_clip, check_clips, read_clip, read_clips, resample
+from agent.voice.clips import (
+    LONG_CLIP_S,
+    SILENCE_REJECT,
+    Clip,
+    ClipError,
+    Grade,
+    check_clip,
+    check_clips,
+    read_clip,
+    read_clips,
+    resample,
+)
 from agent.voice.speaker import speaker_findings
 from tests.voice.samples import Samples, need, voice_samples
 
@@ -103,6 +114,27 @@ class TestSingleClip:
         """A clip that is two-thirds silence is warned about so it gets trimmed."""
         padded = np.concatenate([np.zeros(15 * ref.rate, np.float32), ref.samples])
         assert checks(Clip(padded, ref.rate, "padded.wav")) == {"silence": Grade.WARN}
+
+    def test_mostly_silence_past_four_fifths_is_rejected(self, ref: Clip) -> None:
+        """A clip that is over 80 % silence is rejected, saying how much and to trim the pauses."""
+        padded = np.concatenate([np.zeros(40 * ref.rate, np.float32), ref.samples])
+        report = check_clip(Clip(padded, ref.rate, "padded.wav"))
+        assert {f.check: f.grade for f in report.findings} == {"silence": Grade.REJECT}
+        assert report.levels is not None and report.levels.silence_ratio > SILENCE_REJECT
+        assert (
+            report.findings[0].message
+            == f"{report.levels.silence_ratio:.0%} of the clip is silence: trim the pauses"
+        )
+
+    def test_a_clip_over_a_minute_is_a_warning(self, ref: Clip) -> None:
+        """Clean speech over 60 s long is accepted with a warning that XTTS uses about the first 30 s."""
+        long = np.tile(ref.samples, int(LONG_CLIP_S // ref.seconds) + 1)
+        report = check_clip(Clip(long, ref.rate, "long.wav"))
+        assert len(long) / ref.rate > LONG_CLIP_S
+        assert {f.check: f.grade for f in report.findings} == {"length": Grade.WARN}
+        assert (
+            report.findings[0].message == f"{len(long) / ref.rate:.0f} s long: XTTS uses about the first 30 s"
+        )
 
     def test_stereo_is_read_as_mono(self, tmp_path: Path, ref: Clip) -> None:
         """A stereo file is mixed down to one channel."""

@@ -91,7 +91,8 @@ class TestConsentCheck:
 
 class TestConsentRecord:
     def test_record_hashes_every_clip_and_survives_toml(self, samples: Samples, refs: list[Clip]) -> None:
-        """The record holds who, when, the statement and each clip's SHA-256, and reads back from TOML."""
+        """The record holds who, when, the statement and each clip by its given and its stored name with its
+        SHA-256, and reads back from TOML."""
         check = verify(samples.consent, refs)
         record = consent_record(
             speaker=SPEAKER,
@@ -107,8 +108,9 @@ class TestConsentRecord:
         assert data["speaker"] == SPEAKER and data["recorded_by"] == "Sam Operator"
         assert data["recorded_on"] == date(2026, 11, 27)
         assert data["statement"] == statement(SPEAKER, BUSINESS)
-        assert [r["sha256"] for r in data["references"]] == [
-            hashlib.sha256(p.read_bytes()).hexdigest() for p in samples.refs
+        assert data["references"] == [
+            {"file": p.name, "stored": f"ref-{i}.wav", "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+            for i, p in enumerate(samples.refs, 1)
         ]
         assert data["recording"]["sha256"] == hashlib.sha256(samples.consent.read_bytes()).hexdigest()
         assert data["check"]["passed"] is True

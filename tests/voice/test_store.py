@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.voice.store import LATENTS_FILE, VoiceError, VoiceStore
+from agent.voice.store import (
+    LATENTS_FILE,
+    XTTS_LANGUAGES,
+    VoiceError,
+    VoiceStore,
+    check_languages,
+    reference_names,
+)
 
 
 class BytesLatents:
@@ -117,3 +124,26 @@ class TestVoiceStore:
         add(store, clips)
         assert await store.aget("acme") == store.get("acme")
         assert await store.alist() == store.list()
+
+
+class TestLanguages:
+    def test_xtts_speaks_seventeen_languages(self) -> None:
+        """Every one of XTTS-v2's 17 language codes is accepted as it is."""
+        assert len(XTTS_LANGUAGES) == 17
+        assert check_languages(XTTS_LANGUAGES) == XTTS_LANGUAGES
+
+    def test_codes_are_lower_cased_once_each(self) -> None:
+        """'ES', ' en' and a repeat come back as the codes XTTS uses, each once, in the order given."""
+        assert check_languages(["ES", " en", "es", "zh-CN"]) == ("es", "en", "zh-cn")
+
+    @pytest.mark.parametrize("given", [["en", "xx"], ["english"], ["zh"], []])
+    def test_a_language_xtts_does_not_speak_is_refused_with_the_list(self, given: list[str]) -> None:
+        """An unknown code (or none at all) is refused, naming it and listing the codes XTTS speaks."""
+        with pytest.raises(VoiceError, match="use one or more of en es fr de it pt pl tr ru nl cs ar zh-cn"):
+            check_languages(given)
+
+
+def test_stored_clip_names_count_from_one_and_keep_the_format() -> None:
+    """Clips are stored as ref-1, ref-2, … with their own (lower-cased) extension, WAV when they have none."""
+    names = reference_names([Path("a/intro.wav"), Path("b.FLAC"), Path("take3")])
+    assert names == ["ref-1.wav", "ref-2.flac", "ref-3.wav"]

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import threading
 import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 import soundfile as sf
 from aiohttp import web
 
 import agent.voice.xtts
 from agent.cli import main
+from agent.voice.clips import resample
 from agent.voice.consent import sha256_file
 from agent.voice.enroll import EnrollError, Enrollment, enroll_async
-from agent.voice.install import ACCEPTANCE_FILE, LICENCE_NAME
-from agent.voice.store import VoiceStore
+from agent.voice.install import ACCEPTANCE_FILE, LICENCE_NAME, install_model
+from agent.voice.piper import load_piper, synthesize_pcm
+from agent.voice.speaker import SAME_SPEAKER
+from agent.voice.store import VoiceError, VoiceStore
+from agent.voice.xtts import SAMPLE_RATE, Latents
 from tests.voice.samples import BUSINESS, SPEAKER, Samples, tiny_whisper, voice_samples
 
 if TYPE_CHECKING:
@@ -83,8 +90,11 @@ class TestAddPreviewScoreRemove:
         assert latents.is_file() and latent_computations == [1]
         consent = tomllib.loads((voice_dir / "consent.toml").read_text())
         assert consent["check"]["passed"] is True and consent["recorded_by"] == "Sam Operator"
-        stored = sorted(voice_dir.glob("ref-*.wav"))
-        assert [r["sha256"] for r in consent["references"]] == [sha256_file(p) for p in stored]
+        assert consent["references"] == [
+            {"file": given.name, "stored": f"ref-{i}.wav", "sha256": sha256_file(voice_dir / f"ref-{i}.wav")}
+            for i, given in enumerate(samples.refs, 1)
+        ]
+        assert [r["sha256"] for r in consent["references"]] == [sha256_file(p) for p in samples.refs]
         stamp = latents.stat().st_mtime_ns
 
         assert main(["voices", "list"]) == 0
@@ -129,10 +139,97 @@ class TestAddPreviewScoreRemove:
         err = capsys.readouterr().err
         assert "all clips: reject: only" in err and "consent" not in err.split("refused:")[1]
 
+    def test_a_language_xtts_does_not_speak_is_refused_before_any_model_loads(
+        self, env: Path, samples: Samples, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`--language xx` is refused at once, with the 17 languages XTTS speaks; nothing is stored."""
+        assert main([*add_args(samples, samples.consent), "--language", "en", "--language", "xx"]) == 1
+        err = capsys.readouterr().err
+        assert err.strip() == (
+            "voices add: XTTS does not speak 'xx': use one or more of "
+            "en es fr de it pt pl tr ru nl cs ar zh-cn ja hu ko hi"
+        )
+        assert not (env / "acme").exists()
+
     def test_unknown_voice_is_a_one_line_error(self, env: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Previewing a voice that doesn't exist says so."""
         assert main(["voices", "preview", "nobody", "Hi.", "-o", "x.wav"]) == 1
         assert "no voice named 'nobody'" in capsys.readouterr().err
+
+
+def stored_voice(env: Path, samples: Samples, latents: Latents, name: str = "acme") -> VoiceStore:
+    """A voice put straight into the store (no consent check): the reference clips and the tiny latents."""
+    store = VoiceStore(env)
+    store.add(
+        name,
+        references=list(samples.refs),
+        consent={"speaker": SPEAKER},
+        consent_recording=samples.consent,
+        latents=latents,
+        speaker=SPEAKER,
+    )
+    return store
+
+
+def listed(out: str) -> dict[str, dict[str, str]]:
+    """`voices list` output as {name: {column: value}} (columns are two or more spaces apart)."""
+    header, *rows = (re.split(r"\s{2,}", line) for line in out.splitlines())
+    return {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+
+
+def piper_speaks(_model: object, text: str, _language: str, _latents: Latents) -> np.ndarray:
+    """Piper's Joe, the reference clips' own voice, reading `text` at XTTS's 24 kHz: what a trained XTTS
+    would give (the tiny random-weight one speaks noise, in which no voice is heard)."""
+    voice = load_piper("embedded")
+    pcm = np.frombuffer(b"".join(synthesize_pcm(voice, text)), "<i2").astype(np.float32) / 32768
+    return resample(pcm, voice.config.sample_rate, SAMPLE_RATE)
+
+
+class TestListAndScore:
+    def test_list_shows_each_voice_fidelity(
+        self, env: Path, samples: Samples, tiny_latents: Latents, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A stored fidelity is listed to two decimals; a voice never scored shows '-'."""
+        store = stored_voice(env, samples, tiny_latents)
+        stored_voice(env, samples, tiny_latents, "unscored")
+        store.set_fidelity("acme", 0.8765)
+        capsys.readouterr()  # the store's own log lines
+        assert main(["voices", "list"]) == 0
+        rows = listed(capsys.readouterr().out)
+        assert rows["acme"]["FIDELITY"] == "0.88" and rows["unscored"]["FIDELITY"] == "-"
+        assert rows["acme"]["ENGINE"] == "xtts" and rows["acme"]["SPEAKER"] == SPEAKER
+
+    def test_score_prints_the_fidelity_it_stores(
+        self,
+        env: Path,
+        samples: Samples,
+        tiny_latents: Latents,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """A preview in the reference speaker's voice scores as the same speaker; the printed score is the
+        one stored and then listed."""
+        store = stored_voice(env, samples, tiny_latents)
+        monkeypatch.setattr(agent.voice.xtts, "synthesize", piper_speaks)
+        capsys.readouterr()  # the store's own log lines
+        assert main(["voices", "score", "acme"]) == 0
+        printed = re.search(r"^acme: fidelity (\d\.\d\d)$", capsys.readouterr().out, re.MULTILINE)
+        assert printed is not None
+        fidelity = store.get("acme").fidelity
+        assert fidelity is not None and printed[1] == f"{fidelity:.2f}" and fidelity >= SAME_SPEAKER
+        assert main(["voices", "list"]) == 0
+        assert listed(capsys.readouterr().out)["acme"]["FIDELITY"] == printed[1]
+
+    def test_score_of_a_preview_without_a_voice_says_so_and_stores_nothing(
+        self, env: Path, samples: Samples, tiny_latents: Latents, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The tiny XTTS speaks noise: `score` says no voice was heard, fails, and stores no score."""
+        store = stored_voice(env, samples, tiny_latents)
+        capsys.readouterr()  # the store's own log lines
+        assert main(["voices", "score", "acme"]) == 1
+        printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("acme: ")]
+        assert printed == ["acme: no voice heard in the synthesized preview; fidelity not scored"]
+        assert store.get("acme").fidelity is None
 
 
 FILES = {
@@ -189,6 +286,7 @@ class TestInstallModel:
         assert main([*args, "--accept-license", "--accepted-by", "Sam Operator"]) == 0
         err = capsys.readouterr().err
         assert "NON-COMMERCIAL" in err and "Non-commercial use only." in err
+        assert re.search(r"model\.pth: 100%\|█+\| 1\.00M/1\.00M", err), err  # tqdm's bar, in MiB
         assert "speakers_xtts.pth: not published" in err
         for name, body in FILES.items():
             assert (model_dir / name).read_bytes() == body
@@ -196,6 +294,21 @@ class TestInstallModel:
         accepted = tomllib.loads((model_dir / ACCEPTANCE_FILE).read_text())
         assert accepted["licence"] == LICENCE_NAME
         assert accepted["accepted_by"] == "Sam Operator" and accepted["source"] == hub
+
+    async def test_each_file_has_a_progress_bar_advanced_to_its_size(self, hub: str, tmp_path: Path) -> None:
+        """The progress factory gets a bar per file with its size, advanced by every byte, then closed."""
+        bars: list[RecordedBar] = []
+
+        def progress(name: str, total: int | None) -> RecordedBar:
+            bars.append(RecordedBar(name, total))
+            return bars[-1]
+
+        await install_model(tmp_path / "xtts", hub, accept=lambda _text: True, progress=progress)
+        assert [(b.name, b.total, b.done, b.closed) for b in bars] == [
+            (name, len(FILES[name]), len(FILES[name]), True)
+            for name in ("config.json", "model.pth", "vocab.json")
+        ]
+        assert len(bars[1].steps) > 1  # model.pth streamed in blocks
 
     def test_typed_yes_accepts(
         self, env: Path, hub: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -225,6 +338,29 @@ class TestInstallModel:
         assert not (tmp_path / "x" / "config.json").exists()
 
 
+@dataclass
+class RecordedBar:
+    """A progress bar that remembers what it was told."""
+
+    name: str
+    total: int | None
+    steps: list[int] = field(default_factory=list)
+    closed: bool = False
+
+    @property
+    def done(self) -> int:
+        """Bytes advanced so far."""
+        return sum(self.steps)
+
+    def update(self, n: int) -> None:
+        """Advance by `n` bytes."""
+        self.steps.append(n)
+
+    def close(self) -> None:
+        """Finish."""
+        self.closed = True
+
+
 class TestEnrollAsync:
     async def test_refusal_reaches_the_async_caller(self, tmp_path: Path, samples: Samples) -> None:
         """An async caller gets the same refusal, with its reasons, from the worker thread."""
@@ -250,3 +386,30 @@ class TestEnrollAsync:
             )
         assert any("only" in r and "of speech in all" in r for r in refused.value.reasons)
         assert refused.value.clips is not None and refused.value.consent is None
+
+    async def test_a_language_xtts_does_not_speak_is_refused_before_any_check(
+        self, tmp_path: Path, samples: Samples
+    ) -> None:
+        """Enrolling (as the console does) with a language XTTS lacks is refused before clips or consent."""
+        request = Enrollment(
+            name="acme",
+            references=samples.refs,
+            speaker=SPEAKER,
+            recorded_by="Sam Operator",
+            business=BUSINESS,
+            consent_recording=samples.consent,
+            languages=("en", "klingon"),
+        )
+
+        def no_model() -> Xtts:
+            raise AssertionError("refused voices never load XTTS")
+
+        with pytest.raises(VoiceError, match="XTTS does not speak 'klingon'"):
+            await enroll_async(
+                VoiceStore(tmp_path / "voices"),
+                request,
+                whisper=tiny_whisper(),
+                whisper_name="embedded",
+                load_model=no_model,
+            )
+        assert not (tmp_path / "voices").exists()

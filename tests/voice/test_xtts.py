@@ -55,6 +55,21 @@ class TestLoad:
         with pytest.raises(XttsLoadError, match="does not load"):
             load_xtts(broken, device="cpu")
 
+    def test_optional_speakers_file_is_loaded_and_a_cloned_voice_still_speaks(
+        self, tiny_xtts_dir: Path, tmp_path: Path, tiny_latents: Latents
+    ) -> None:
+        """A checkpoint with speakers_xtts.pth (XTTS-v2's built-in speakers) loads them beside our latents."""
+        ckpt = copy_without(tiny_xtts_dir, tmp_path / "ckpt", "speakers_xtts.pth")
+        speaker = {
+            "gpt_cond_latent": tiny_latents.gpt_cond_latent,
+            "speaker_embedding": tiny_latents.speaker_embedding,
+        }
+        torch.save({"Ana Florence": speaker}, ckpt / "speakers_xtts.pth")
+        model = load_xtts(ckpt, device="cpu")
+        assert model.speaker_manager is not None and model.speaker_manager.speaker_names == ["Ana Florence"]
+        audio = synthesize(model, TEXT, "en", tiny_latents)
+        assert len(audio) / SAMPLE_RATE > 1.0
+
     def test_missing_directory(self, tmp_path: Path) -> None:
         """A directory that does not exist is named in the error."""
         with pytest.raises(XttsLoadError, match="does not exist"):

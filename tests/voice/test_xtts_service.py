@@ -98,6 +98,16 @@ class TestStreaming:
         assert asked == ["es", "es", "en", "en"]
         pool.close()
 
+    def test_a_callers_chinese_is_spoken_in_xtts_code(self, tiny_xtts: Any, tiny_latents: Latents) -> None:
+        """Whisper's "zh" (or "zh-TW") finds a voice stored with XTTS's "zh-cn"; "en-US" finds "en"."""
+        voice = ClonedVoice("acme", ("en", "zh-cn"), tiny_latents, XttsPool([tiny_xtts]))
+        assert [voice.language_for(lang) for lang in ("zh", "zh-TW", "en-US", "ja")] == [
+            "zh-cn",
+            "zh-cn",
+            "en",
+            "en",
+        ]
+
     async def test_english_is_spoken_in_words_other_languages_left_to_xtts(
         self, tiny_xtts: Any, tiny_latents: Latents, piper: PiperVoice
     ) -> None:

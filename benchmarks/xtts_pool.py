@@ -1,0 +1,93 @@
+"""Calls speaking at once through `XttsPool`: how long each waits for a replica, and its first chunk.
+
+Shared by `tts_latency` (tiny XTTS on the CPU) and `xtts_gpu --pool` (full-size XTTS-v2 on a GPU). Each
+round, `calls` calls ask the pool for one sentence at the same moment; the pool's own log gives each
+request's queue wait, and the call's clock gives request → first chunk received (queue wait included).
+Needs only numpy, structlog and what `agent.voice.xtts` needs (no pipecat), so it runs on a bare GPU box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from agent.voice.pool import XttsPool
+from agent.voice.xtts import CHUNK_TOKENS, FIRST_CHUNK_TOKENS, Latents
+
+SENTENCE = "Sure, we open at nine on Saturdays and close at one, but you can leave a message any time."
+
+
+@dataclass
+class PoolRun:
+    """Every request of `rounds` rounds of `calls` simultaneous calls on `replicas` replicas (ms)."""
+
+    replicas: int
+    calls: int
+    waits_ms: list[float]
+    firsts_ms: list[float]
+
+
+async def _speak(pool: XttsPool, call_id: str, latents: Latents, text: str) -> float:
+    """Ask the pool for `text` as call `call_id`; seconds until its first chunk arrived (drains the rest)."""
+    t0 = time.perf_counter()
+    first: float | None = None
+    async for _chunk in pool.stream(call_id, text, "en", latents):
+        first = first if first is not None else time.perf_counter() - t0
+    if first is None:
+        raise RuntimeError("the pool streamed no audio")
+    return first
+
+
+async def measure(
+    models: Sequence[Any], calls: int, latents: Latents, rounds: int, text: str = SENTENCE
+) -> PoolRun:
+    """`rounds` times, `calls` calls speak `text` at once through one pool of `models` (after a warm-up)."""
+    pool = XttsPool(models)
+    try:
+        await asyncio.gather(*(_speak(pool, f"warm-{i}", latents, text) for i in range(len(models))))
+        firsts: list[float] = []
+        with capture_logs() as logs:
+            for r in range(rounds):
+                done = await asyncio.gather(
+                    *(_speak(pool, f"r{r}-c{c}", latents, text) for c in range(calls))
+                )
+                firsts += [s * 1000 for s in done]
+    finally:
+        pool.close()
+    waits = [float(e["waited_ms"]) for e in logs if e["event"] == "xtts_stream"]
+    return PoolRun(len(models), calls, waits, firsts)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def render(runs: list[PoolRun], rounds: int, model: str) -> list[str]:
+    """The table of `runs` on `model` and a sentence on what its numbers mean, as markdown lines."""
+    lines = [
+        f"**Through `XttsPool`** ({model}): in each of {rounds} rounds, that many calls ask the pool for the"
+        f" same sentence at once (first chunk {FIRST_CHUNK_TOKENS} GPT tokens, chunks doubling up to"
+        f" {CHUNK_TOKENS}).",
+        "Queue wait is how long a request waited for a free replica (the pool's `xtts_stream` log); first",
+        "chunk is from the call's request to its first chunk arriving on the event loop, wait included. With",
+        "more calls than replicas the later calls wait about one sentence's synthesis per place in the queue",
+        "(the pool serves calls in turn); extra replicas only help as far as the hardware runs them in",
+        "parallel (on a small CPU they share its cores).",
+        "",
+        "| replicas | calls at once | queue wait p50 | p95 | first chunk p50 | p95 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        waits, firsts = run.waits_ms, run.firsts_ms
+        lines.append(
+            f"| {run.replicas} | {run.calls} | {pct(waits, 0.5):.0f} ms | {pct(waits, 0.95):.0f} ms"
+            f" | {pct(firsts, 0.5):.0f} ms | {pct(firsts, 0.95):.0f} ms |"
+        )
+    return lines
