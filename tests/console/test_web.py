@@ -26,7 +26,7 @@ from agent.records.db import Database
 from agent.server import STATE, create_app
 from agent.simulate import place_call
 from tests.conftest import AUTH_TOKEN
-from tests.console.conftest import RECORDING_S, Seeded, csrf_of, log_in
+from tests.console.conftest import METRICS_TOKEN, RECORDING_S, Seeded, csrf_of, log_in
 from tests.records.helpers import T0, seed_call
 
 CALLER = "+15550100001"
@@ -59,12 +59,28 @@ class TestLoginGuard:
                 async with anon.get(console.url(path), allow_redirects=False) as r:
                     assert r.status == 401, path
 
-    async def test_health_and_metrics_stay_open(self, console: Seeded) -> None:
-        """/healthz and /metrics answer without a session."""
+    async def test_health_and_readiness_stay_open_and_metrics_need_their_token(self, console: Seeded) -> None:
+        """/healthz and /readyz answer without a session; /metrics only with its bearer token."""
         async with aiohttp.ClientSession() as anon:
-            for path in ("/healthz", "/metrics"):
+            for path in ("/healthz", "/readyz"):
                 async with anon.get(console.url(path)) as r:
                     assert r.status == 200, path
+            async with anon.get(console.url("/readyz")) as r:
+                assert set(await r.json()) == {"ready", "reason", "live_calls", "max_calls"}
+            async with anon.get(console.url("/metrics")) as r:
+                assert r.status == 401
+            async with anon.get(
+                console.url("/metrics"), headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+            ) as r:
+                assert r.status == 200 and "agent_live_calls" in await r.text()
+
+    async def test_a_console_session_does_not_open_the_metrics(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """An admin logged in to the console still gets 401 from /metrics without the bearer token."""
+        assert await log_in(http, console, "admin") == 200
+        async with http.get(console.url("/metrics")) as r:
+            assert r.status == 401
 
     async def test_a_wrong_password_is_refused_and_repeated_failures_are_limited(
         self, console: Seeded, http: aiohttp.ClientSession
