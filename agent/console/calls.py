@@ -17,7 +17,7 @@ from agent.console import queries, views
 from agent.console.app import CONSOLE, PREFIX, render, require
 from agent.console.media import cut_clip, recording_file
 from agent.records.models import OUTCOMES, Call
-from agent.records.queries import CALL_FIELDS, get_call, record_dict
+from agent.records.queries import CALL_FIELDS, RECORDING_PATH, get_call, record_dict
 
 log = structlog.get_logger(__name__)
 
@@ -160,7 +160,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         r for sid in await queries.matching_sids(console.db, where) for r in await get_call(console.db, sid)
     ]
     masked = not login.can("editor")
-    rows = [record_dict(r) for r in records]
+    rows = [record_dict(r, console.state.settings.public_base_url) for r in records]
     if masked:
         for row in rows:
             _mask_row(row)
@@ -184,6 +184,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     """Register the call pages."""
     router.add_get(f"{PREFIX}/calls", calls_list)
     router.add_get(f"{PREFIX}/calls/{{call_sid}}", call_page)
-    router.add_get(f"{PREFIX}/recordings/{{call_id}}", recording)
-    router.add_get(f"{PREFIX}/recordings/{{call_id}}/clip", clip)
+    router.add_get(RECORDING_PATH, recording)
+    router.add_get(f"{RECORDING_PATH}/clip", clip)
     router.add_get(f"{PREFIX}/export.{{fmt:csv|json}}", export)

@@ -46,7 +46,12 @@ class CallLog:
         self.messages = MessageStore(self.db)
         self._retention: asyncio.Task[None] | None = None
         self.webhook = (
-            WebhookSender(self.db, settings.post_call_webhook_url, settings.post_call_webhook_secret)
+            WebhookSender(
+                self.db,
+                settings.post_call_webhook_url,
+                settings.post_call_webhook_secret,
+                base_url=settings.public_base_url,
+            )
             if settings.post_call_webhook_url
             else None
         )

@@ -1,4 +1,8 @@
-"""Reads from the call log: recent calls, one call in full, everything as plain dicts for export."""
+"""Reads from the call log: recent calls, one call in full, everything as plain dicts for export.
+
+A recording leaves the call log only as `has_recording` and the console URL that serves it to a logged-in
+operator (`recording_url`), never as its file name under the recordings directory.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,10 @@ CALL_FIELDS = (
     "duration_s",
     "outcome",
     "end_reason",
-    "recording",
+    "has_recording",
+    "recording_url",
 )
+RECORDING_PATH = "/console/recordings/{call_id}"  # the console's authenticated recording handler
 
 
 @dataclass
@@ -95,10 +101,19 @@ async def all_calls(db: Database, since: dt.datetime | None = None) -> list[Call
     return await _records(db, calls)
 
 
-def record_dict(record: CallRecord) -> dict[str, Any]:
-    """A call, its turns, events and messages as one JSON-friendly dict."""
+def recording_url(call: Call, base_url: str) -> str | None:
+    """The console URL of the call's recording under `base_url`, or None without a recording or a base URL."""
+    if not call.recording or not base_url:
+        return None
+    return base_url.rstrip("/") + RECORDING_PATH.format(call_id=call.id)
+
+
+def record_dict(record: CallRecord, base_url: str = "") -> dict[str, Any]:
+    """A call, its turns, events and messages as one JSON-friendly dict; its recording as a console URL."""
     return {
-        **row_dict(record.call, skip=("id",)),
+        **row_dict(record.call, skip=("id", "recording")),
+        "has_recording": bool(record.call.recording),
+        "recording_url": recording_url(record.call, base_url),
         "turns": [row_dict(t) for t in record.turns],
         "events": [row_dict(e, skip=("call_id",)) for e in record.events],
         "messages": [row_dict(m, skip=("call_id",)) for m in record.messages],

@@ -121,11 +121,14 @@ async def deliver(
 class WebhookSender:
     """Sends each ended call's record to the configured URL in the background, recording every attempt."""
 
-    def __init__(self, db: Database, url: str, secret: str, policy: RetryPolicy | None = None) -> None:
-        """Deliver to `url`, signing with `secret`."""
+    def __init__(
+        self, db: Database, url: str, secret: str, policy: RetryPolicy | None = None, base_url: str = ""
+    ) -> None:
+        """Deliver to `url`, signing with `secret`; recordings are linked in the console at `base_url`."""
         self.db = db
         self.url = url
         self.secret = secret
+        self.base_url = base_url
         self.policy = policy or RetryPolicy()
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
@@ -143,7 +146,7 @@ class WebhookSender:
             log.warning("webhook_no_record")
             return False
         call = records[-1].call
-        payload = {"event": "call.ended", "call": record_dict(records[-1])}
+        payload = {"event": "call.ended", "call": record_dict(records[-1], self.base_url)}
 
         async def note(attempt: Attempt) -> None:
             at_s = (dt.datetime.now(dt.UTC) - call.started_at).total_seconds()

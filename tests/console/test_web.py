@@ -26,7 +26,7 @@ from agent.records.db import Database
 from agent.server import STATE, create_app
 from agent.simulate import place_call
 from tests.conftest import AUTH_TOKEN
-from tests.console.conftest import METRICS_TOKEN, RECORDING_S, Seeded, csrf_of, log_in
+from tests.console.conftest import METRICS_TOKEN, RECORDING, RECORDING_S, Seeded, csrf_of, log_in
 from tests.records.helpers import T0, seed_call
 
 CALLER = "+15550100001"
@@ -297,6 +297,23 @@ class TestExport:
         assert [t["speaker"] for t in call["turns"]] == ["caller", "agent"]
         assert call["messages"][0]["callback_number"] == "***00"
         assert ("viewer", "export", "calls:json") in await audit_actions(console.db)
+
+    async def test_exports_link_the_recording_by_its_console_url_never_its_file(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """JSON and CSV exports say `has_recording` and give the console URL, which serves the audio."""
+        assert await log_in(http, console, "editor") == 200
+        texts = {}
+        for fmt in ("json", "csv"):
+            async with http.get(console.url(f"/console/export.{fmt}")) as r:
+                texts[fmt] = await r.text()
+            assert RECORDING not in texts[fmt] and "seeded.wav" not in texts[fmt], fmt
+        (call,) = json.loads(texts["json"])
+        assert call["has_recording"] is True and "recording" not in call
+        assert call["recording_url"] == console.url(f"/console/recordings/{console.call_id}")
+        assert call["recording_url"] in texts["csv"]
+        async with http.get(call["recording_url"]) as r:
+            assert r.status == 200 and r.content_type == "audio/wav"
 
 
 class TestRetention:
