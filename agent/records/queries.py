@@ -91,6 +91,13 @@ async def get_call(db: Database, call_sid: str) -> list[CallRecord]:
     return await _records(db, calls)
 
 
+async def call_record(db: Database, call_id: int) -> CallRecord | None:
+    """The call row `call_id` (one stream) with its turns, events and messages, or None."""
+    async with db.sessions() as session:
+        call = await session.get(Call, call_id)
+    return (await _records(db, [call]))[0] if call is not None else None
+
+
 async def all_calls(db: Database, since: dt.datetime | None = None) -> list[CallRecord]:
     """Every call (started after `since`, when given), oldest first."""
     query = select(Call).order_by(Call.started_at, Call.id)
