@@ -26,6 +26,7 @@ class CallFilter:
     business: str = ""
     number: str = ""
     text: str = ""
+    number_tail: bool = False  # match `number` only at the end of a number (a viewer's filter)
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """`query` narrowed to the calls this filter keeps."""
@@ -38,7 +39,7 @@ class CallFilter:
         if self.business:
             query = query.where(Call.business == self.business)
         if self.number:
-            like = f"%{self.number}%"
+            like = f"%{self.number}" if self.number_tail else f"%{self.number}%"
             query = query.where(or_(Call.caller.like(like), Call.called.like(like)))
         if self.text:
             said = select(Turn.id).where(Turn.call_id == Call.id, Turn.text.ilike(f"%{self.text}%"))

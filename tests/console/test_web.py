@@ -284,6 +284,67 @@ class TestCallsList:
         assert len(await sids("number=0100001&business=example")) == 25 and await sids("number=999") == []
 
 
+async def seed_other_caller(db: Database) -> str:
+    """A call from +16175550123 whose caller says that number; return its CallSid."""
+    sid = "CA" + "9" * 32
+    info = repo.CallInfo(sid, "MZ" + "9" * 32, "example", T0, T0, "+15550100002", "+16175550123")
+    async with db.sessions.begin() as session:
+        call_id = await repo.insert_call(session, info)
+        turn = repo.TurnRecord(0, "caller", "Call me back on 617 555 0123 please.", 0.5, 2.0)
+        await repo.insert_turn(session, call_id, turn)
+    return sid
+
+
+class TestViewerFilters:
+    async def test_a_viewers_number_filter_matches_only_the_last_four_digits(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """A viewer cannot confirm a full number: a wrong number with the same last 4 digits matches too."""
+        other = await seed_other_caller(console.db)
+        assert await log_in(http, console, "viewer") == 200
+
+        async def sids(query: str) -> tuple[list[str], str]:
+            async with http.get(console.url(f"/console/calls?{query}")) as r:
+                html = await r.text()
+            return listed(html), html
+
+        assert (await sids("number=%2B16175550123"))[0] == [other]
+        assert (await sids("number=%2B19995550123"))[0] == [other]  # same last 4, another number
+        assert (await sids("number=617555"))[0] == []  # no match in the middle of a number
+        found, html = await sids("number=0123")
+        assert found == [other] and "matches only the last 4 digits" in html and "(here …0123)" in html
+        async with http.get(console.url("/console/export.json?number=%2B19995550123")) as r:
+            assert [c["call_sid"] for c in json.loads(await r.text())] == [other]
+
+    async def test_a_viewers_transcript_search_for_a_phone_number_is_ignored(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """A viewer's search for a number said in a call lists every call and says the search was ignored."""
+        other = await seed_other_caller(console.db)
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/calls?q=617+555+0123")) as r:
+            html = await r.text()
+        assert sorted(listed(html)) == sorted([console.call_sid, other]) and "(as it was now)" in html
+        async with http.get(console.url("/console/calls?q=call+me+back")) as r:
+            assert listed(await r.text()) == [other]
+
+    async def test_an_editor_filters_by_any_part_of_a_number_and_by_numbers_said(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """An editor, who sees numbers in full, matches anywhere in a number and searches for numbers said."""
+        other = await seed_other_caller(console.db)
+        assert await log_in(http, console, "editor") == 200
+        for query, expected in (
+            ("number=%2B19995550123", []),
+            ("number=617555", [other]),
+            ("q=617+555+0123", [other]),
+        ):
+            async with http.get(console.url(f"/console/calls?{query}")) as r:
+                html = await r.text()
+            assert listed(html) == expected, query
+            assert "viewer-filter" not in html
+
+
 class TestExport:
     async def test_a_viewer_exports_json_with_turns_and_masked_numbers(
         self, console: Seeded, http: aiohttp.ClientSession
