@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 
@@ -29,6 +30,7 @@ from agent.console.auth import (
     set_role,
 )
 from agent.console.models import ROLES
+from agent.records.calllog import server_name
 from agent.records.retention import apply_retention
 
 log = structlog.get_logger(__name__)
@@ -122,8 +124,10 @@ async def mark_handled(request: web.Request) -> web.StreamResponse:
 
 
 async def live(request: web.Request) -> web.StreamResponse:
-    """The calls in progress on this server right now."""
-    state = request.app[CONSOLE].state
+    """The calls in progress: this server's from memory, other servers' still open in the call log."""
+    console = request.app[CONSOLE]
+    state = console.state
+    here = server_name(state.settings)
     now = time.time()
     rows = [
         {
@@ -132,10 +136,32 @@ async def live(request: web.Request) -> web.StreamResponse:
             "caller": s.recorder.info.caller if s.recorder else "",
             "seconds": now - s.started_at,
             "replies": len(s.pipeline.timing.turns),
+            "server": here,
         }
         for s in state.calls.values()
     ]
-    return render(request, "live.html", calls=rows, max_calls=state.settings.max_calls)
+    longest = max(b.behaviour.max_call_minutes for b in state.directory.businesses.values())
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=longest)
+    elsewhere = [
+        {
+            "call_sid": call.call_sid,
+            "business": call.business,
+            "caller": call.caller,
+            "seconds": now - call.started_at.timestamp(),
+            "replies": replies,
+            "server": call.server,
+        }
+        for call, replies in await queries.open_elsewhere(console.db, here, since)
+    ]
+    return render(
+        request,
+        "live.html",
+        calls=rows + elsewhere,
+        here=len(rows),
+        server=here,
+        max_calls=state.settings.max_calls,
+        longest_minutes=longest,
+    )
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:

@@ -87,6 +87,18 @@ async def call_by_id(db: Database, call_id: int) -> Call | None:
         return await session.get(Call, call_id)
 
 
+async def open_elsewhere(db: Database, server: str, since: dt.datetime) -> list[tuple[Call, int]]:
+    """Calls other servers have open (no end yet) started after `since`, newest first, with agent turns."""
+    replies = select(func.count(Turn.id)).where(Turn.call_id == Call.id, Turn.speaker == "agent")
+    query = (
+        select(Call, replies.scalar_subquery())
+        .where(Call.ended_at.is_(None), Call.server != server, Call.started_at >= since)
+        .order_by(Call.started_at.desc(), Call.id.desc())
+    )
+    async with db.sessions() as session:
+        return [(call, int(n)) for call, n in (await session.execute(query)).all()]
+
+
 async def businesses(db: Database) -> list[str]:
     """Every business that has calls, for the filter's choices."""
     async with db.sessions() as session:

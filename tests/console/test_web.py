@@ -445,6 +445,32 @@ class TestLive:
                 async with http.get(console.url("/console/live")) as r:
                     html = await r.text()
 
+    async def test_calls_open_on_other_servers_are_listed_live_with_their_server(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """Another pod's open call (from the call log) is listed with its pod; stale or ended ones are not."""
+        now = dt.datetime.now(dt.UTC)
+        elsewhere, stale, ended = ("CA" + c * 32 for c in "abc")
+        await seed_call(
+            console.db, elsewhere, started_at=now - dt.timedelta(minutes=2), ended=False, server="pod-2"
+        )
+        await seed_call(
+            console.db, stale, started_at=now - dt.timedelta(hours=2), ended=False, server="pod-3"
+        )
+        await seed_call(console.db, ended, started_at=now - dt.timedelta(minutes=1), server="pod-2")
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/live")) as r:
+            html = await r.text()
+        row = re.search(rf'<tr class="elsewhere">.*?{elsewhere}.*?</tr>', html, re.S)
+        assert row is not None, html
+        assert '<td class="server">pod-2</td>' in row.group(0) and "***01" in row.group(0)
+        assert CALLER not in html and stale not in html and ended not in html
+        assert (
+            "0 of at most" in html
+            and "1 on other servers" in html
+            and "started in the last 15 minutes" in html
+        )
+
 
 class TestForensicsOnARealCall:
     @pytest.mark.models
