@@ -34,16 +34,22 @@ espeak-ng:
 		echo "note: espeak-ng is not installed (sudo apt-get install -y espeak-ng); its tests will be skipped"; \
 	fi
 
-# Headless Chromium and its driver (Debian packages) for the operator console's browser tests.
+# Headless Chromium and its driver (Debian packages) for the operator console's browser tests. Without them
+# the browser test is skipped, or with REQUIRE_BROWSER=1 (set by .ci/run) this target fails and says why.
 chromium:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing chromium and chromium-driver with apt-get (console browser tests)"; \
 		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
-			|| echo "warning: apt-get could not install chromium; the console browser tests will be skipped"; \
+			|| echo "warning: apt-get could not install chromium" >&2; \
 	else \
-		echo "note: chromium is not installed (sudo apt-get install -y chromium chromium-driver);" \
-			"the console browser tests will be skipped"; \
+		echo "note: chromium is not installed (sudo apt-get install -y chromium chromium-driver)" >&2; \
+	fi
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ -n "$${REQUIRE_BROWSER:-}" ]; then \
+			echo "error: no headless Chromium, and REQUIRE_BROWSER is set" >&2; exit 1; \
+		fi; \
+		echo "the console browser tests will be skipped" >&2; \
 	fi
 
 setup: $(STAMP) espeak-ng chromium
@@ -59,7 +65,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 # The call-log tests also run against a real PostgreSQL: .ci/postgres starts Debian's (as root with apt-get)
-# and prints its URL; without one they skip.
+# and prints its URL; without one they skip, or fail under REQUIRE_POSTGRES=1 (set by .ci/run).
 unit: setup
 	TEST_POSTGRES_URL="$$(bash .ci/postgres)" $(BIN)/pytest -q
 

@@ -73,6 +73,7 @@ class Settings:
     retention_days: int = 90  # 0 keeps calls forever
     post_call_webhook_url: str = ""
     post_call_webhook_secret: str = field(default="", repr=False)
+    metrics_token: str = field(default="", repr=False)  # empty: /metrics is off (404)
 
     @property
     def tracing(self) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+METRICS_PATH = "/metrics"
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 STAGES = {
     "voice_to_voice": "server_total_ms",
@@ -66,3 +68,13 @@ class Metrics:
     def render(self) -> bytes:
         """The metrics in Prometheus' text exposition format."""
         return bytes(generate_latest(self.registry))
+
+
+def authorized(header: str, token: str) -> bool:
+    """Whether an Authorization header is `Bearer <token>`, for a non-empty token, in constant time."""
+    scheme, _, given = header.partition(" ")
+    return (
+        bool(token)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), token.encode())
+    )

@@ -16,7 +16,7 @@ from agent.console.app import mount_console
 from agent.console.auth import list_operators
 from agent.dialog.business import Directory, load_directory
 from agent.kube import DeletionCost
-from agent.metrics import Metrics
+from agent.metrics import METRICS_PATH, Metrics, authorized
 from agent.models import Models, load_models
 from agent.records.calllog import CallLog
 from agent.telephony import events
@@ -241,8 +241,15 @@ async def readyz(request: web.Request) -> web.StreamResponse:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    """Prometheus metrics."""
-    body = request.app[STATE].metrics.render()
+    """Prometheus metrics, for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`; off without one."""
+    state = request.app[STATE]
+    if not state.settings.metrics_token:
+        raise web.HTTPNotFound(text="metrics are off: set METRICS_TOKEN")
+    if not authorized(request.headers.get("Authorization", ""), state.settings.metrics_token):
+        raise web.HTTPUnauthorized(
+            text="send Authorization: Bearer <METRICS_TOKEN>", headers={"WWW-Authenticate": "Bearer"}
+        )
+    body = state.metrics.render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
@@ -259,6 +266,8 @@ async def _start(app: web.Application) -> None:
     s = state.settings
     state.control = CallControl(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_base_url)
     await state.calllog.start()
+    if not s.metrics_token:
+        log.warning("metrics_off", reason="METRICS_TOKEN is not set, so /metrics answers 404")
     if not await list_operators(state.calllog.db):
         log.warning(
             "console_has_no_operators",
@@ -307,7 +316,7 @@ def create_app(settings: Settings, models: Models | None = None) -> web.Applicat
     app.router.add_get(MEDIA_PATH, media_stream)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get(METRICS_PATH, metrics)
     mount_console(app, app[STATE])
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_calls)

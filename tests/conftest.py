@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from aiohttp.test_utils import TestServer, unused_port
@@ -15,6 +17,13 @@ from agent.voice.piper import write_wav
 
 REPO = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+
+
+def unavailable(reason: str, requirement: str) -> NoReturn:
+    """Skip the test for a missing dependency, or fail it if the env sets `requirement` (`.ci/run` does)."""
+    if os.environ.get(requirement):
+        pytest.fail(f"{reason} ({requirement} is set)", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

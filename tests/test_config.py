@@ -49,3 +49,10 @@ class TestLoadSettings:
         )
         assert s.twilio_auth_token == "supersecret" and s.auth_token_file is None
         assert "supersecret" not in repr(s) and "sk-abc" not in repr(s)
+
+    def test_metrics_token_comes_from_a_file_and_stays_out_of_repr(self, tmp_path: Path) -> None:
+        """METRICS_TOKEN_FILE is read like every secret, and the token never appears in repr()."""
+        (tmp_path / "metrics-token").write_text("scrape-me-123\n")
+        env = {"METRICS_TOKEN_FILE": str(tmp_path / "metrics-token"), "DATA_DIR": str(tmp_path)}
+        s = load_settings(env)
+        assert s.metrics_token == "scrape-me-123" and "scrape-me-123" not in repr(s)

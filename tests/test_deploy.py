@@ -81,6 +81,23 @@ def test_deployment_is_built_for_long_calls() -> None:
     assert {"TWILIO_AUTH_TOKEN_FILE", "POD_NAME", "POD_NAMESPACE"} <= env
 
 
+def test_prometheus_scrapes_metrics_with_the_bearer_token_the_pods_read() -> None:
+    """The ServiceMonitor sends the Secret's metrics-token as bearer token; pods read it as METRICS_TOKEN."""
+    endpoint = docs(K8S / "servicemonitor.yaml")[0]["spec"]["endpoints"][0]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "phone-agent", "key": "metrics-token"},
+    }
+    deploy = docs(K8S / "deployment.yaml")[0]["spec"]["template"]["spec"]
+    container = deploy["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "secrets")["mountPath"]
+    secret = next(v for v in deploy["volumes"] if v["name"] == "secrets")["secret"]["secretName"]
+    assert env["METRICS_TOKEN_FILE"] == f"{mount}/metrics-token" and secret == "phone-agent"
+    assert "metrics-token" in docs(K8S / "secret.example.yaml")[0]["stringData"]
+
+
 def test_autoscaling_follows_live_calls_and_scales_down_slowly() -> None:
     """KEDA scales on the live-calls metric (not CPU) with a long scale-down window."""
     scaled = docs(K8S / "scaledobject.yaml")[0]["spec"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp.test_utils import TestServer, unused_port
 from prometheus_client.parser import text_string_to_metric_families
+from structlog.testing import capture_logs
 
 from agent.config import Settings
 from agent.models import Models
@@ -21,6 +22,9 @@ from agent.server import create_app
 from agent.simulate import place_call, wait_until_ready
 from tests.conftest import AUTH_TOKEN, REPO
 from tests.test_server import open_stream, post_webhook
+
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -35,7 +39,7 @@ async def test_admission_limit_refuses_politely_and_readiness_reports_full(
     settings: Settings, models: Models
 ) -> None:
     """At max_calls the webhook answers TwiML that says the line is busy; /readyz turns 503."""
-    cfg = replace(settings, max_calls=1)
+    cfg = replace(settings, max_calls=1, metrics_token=METRICS_TOKEN)
     srv = TestServer(create_app(cfg, models), host="127.0.0.1", port=cfg.port)
     await srv.start_server()
     try:
@@ -53,7 +57,7 @@ async def test_admission_limit_refuses_politely_and_readiness_reports_full(
             assert twiml.find("Hangup") is not None
             await first.stop()
             await asyncio.sleep(0.5)
-            text = await (await http.get(cfg.public_base_url + "/metrics")).text()
+            text = await (await http.get(cfg.public_base_url + "/metrics", headers=SCRAPER)).text()
     finally:
         await srv.close()
     m = samples(text)
@@ -78,6 +82,7 @@ async def test_refusal_forwards_to_the_fallback_number_when_configured(
 
 async def test_metrics_move_after_a_call(settings: Settings, models: Models, speech_dir: Path) -> None:
     """After a call: started/ended counters by business and outcome, and latency histograms."""
+    settings = replace(settings, metrics_token=METRICS_TOKEN)
     srv = TestServer(create_app(settings, models), host="127.0.0.1", port=settings.port)
     await srv.start_server()
     try:
@@ -85,7 +90,8 @@ async def test_metrics_move_after_a_call(settings: Settings, models: Models, spe
         async with asyncio.timeout(10):
             while True:
                 async with aiohttp.ClientSession() as http:
-                    text = await (await http.get(settings.public_base_url + "/metrics")).text()
+                    scrape = await http.get(settings.public_base_url + "/metrics", headers=SCRAPER)
+                    text = await scrape.text()
                 m = samples(text)
                 if m.get(
                     ("agent_calls_ended_total", (("business", "example"), ("outcome", "caller_hung_up")))
@@ -98,6 +104,57 @@ async def test_metrics_move_after_a_call(settings: Settings, models: Models, spe
     assert m[("agent_live_calls", ())] == 0
     assert m[("agent_voice_to_voice_seconds_count", (("business", "example"),))] >= 1
     assert m[("agent_speech_to_text_seconds_count", (("business", "example"),))] >= 1
+
+
+class TestMetricsToken:
+    async def test_metrics_need_the_bearer_token_and_the_token_is_never_logged(
+        self, settings: Settings, models: Models
+    ) -> None:
+        """/metrics answers 401 without its bearer token or with a wrong one, 200 with it; no log shows it."""
+        cfg = replace(settings, metrics_token=METRICS_TOKEN)
+        with capture_logs() as logs:
+            srv = TestServer(create_app(cfg, models), host="127.0.0.1", port=cfg.port)
+            await srv.start_server()
+            try:
+                async with aiohttp.ClientSession() as http:
+                    url = cfg.public_base_url + "/metrics"
+                    wrong = [
+                        {},
+                        {"Authorization": "Bearer metrics-token-wrong"},
+                        {"Authorization": f"Basic {METRICS_TOKEN}"},
+                        {"Authorization": f"Bearer {METRICS_TOKEN}x"},
+                    ]
+                    refused = []
+                    for headers in wrong:
+                        async with http.get(url, headers=headers) as r:
+                            refused.append((r.status, r.headers.get("WWW-Authenticate")))
+                    async with http.get(url, headers=SCRAPER) as r:
+                        status, text = r.status, await r.text()
+            finally:
+                await srv.close()
+        assert refused == [(401, "Bearer")] * len(wrong)
+        assert status == 200 and ("agent_live_calls", ()) in samples(text)
+        assert not [e for e in logs if e["event"] == "metrics_off"]
+        assert METRICS_TOKEN not in repr(logs) and METRICS_TOKEN not in repr(cfg)
+
+    async def test_without_a_token_metrics_are_off_and_the_start_says_so_once(
+        self, settings: Settings, models: Models
+    ) -> None:
+        """With METRICS_TOKEN unset /metrics answers 404 to everyone, and startup logs once that it is off."""
+        with capture_logs() as logs:
+            srv = TestServer(create_app(settings, models), host="127.0.0.1", port=settings.port)
+            await srv.start_server()
+            try:
+                async with aiohttp.ClientSession() as http:
+                    statuses = []
+                    for headers in ({}, {"Authorization": "Bearer "}, SCRAPER):
+                        async with http.get(settings.public_base_url + "/metrics", headers=headers) as r:
+                            statuses.append(r.status)
+            finally:
+                await srv.close()
+        assert statuses == [404, 404, 404]
+        off = [e for e in logs if e["event"] == "metrics_off"]
+        assert len(off) == 1 and "METRICS_TOKEN" in off[0]["reason"]
 
 
 def test_sigterm_drains_live_calls_refuses_new_ones_then_exits(tmp_path: Path, speech_dir: Path) -> None:

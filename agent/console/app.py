@@ -13,6 +13,7 @@ from aiohttp.typedefs import Handler
 from agent.console import csrf
 from agent.console.auth import Login, LoginLimiter, session_login
 from agent.console.views import mask_number, mask_text
+from agent.metrics import METRICS_PATH
 from agent.records.db import Database
 
 if TYPE_CHECKING:
@@ -95,13 +96,17 @@ def _public(path: str) -> bool:
     from agent.calls.session import DIAL_STATUS_PATH
     from agent.telephony.security import MEDIA_PATH, VOICE_PATH
 
-    return path in (VOICE_PATH, DIAL_STATUS_PATH, MEDIA_PATH, "/healthz", "/readyz", "/metrics")
+    # Twilio's endpoints check Twilio's signature; /readyz tells only ready, reason and call counts.
+    return path in (VOICE_PATH, DIAL_STATUS_PATH, MEDIA_PATH, "/healthz", "/readyz")
 
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Let only Twilio's endpoints, health and metrics through without a session; check CSRF on POSTs."""
-    if _public(request.path):
+    """Let only Twilio's endpoints and health through without a session; check CSRF on POSTs.
+
+    /metrics has no session either: its handler asks for the METRICS_TOKEN bearer token instead.
+    """
+    if _public(request.path) or request.path == METRICS_PATH:
         return await handler(request)
     console = request.app[CONSOLE]
     login = await session_login(console.db, request.cookies.get(SESSION_COOKIE, ""))

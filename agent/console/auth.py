@@ -11,7 +11,8 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.console.models import ROLES, ConsoleSession, Operator
 from agent.console.passwords import MIN_LENGTH, hash_password, verify_password_async
@@ -21,7 +22,7 @@ SESSION_TTL = dt.timedelta(hours=12)
 
 
 class OperatorError(ValueError):
-    """An operator that cannot be created: bad name, role or password, or the name is taken."""
+    """An operator change refused: bad name, role or password, a taken or unknown name, or the last admin."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,37 @@ async def add_operator(db: Database, name: str, role: str, password: str) -> Non
         if await session.scalar(select(Operator.id).where(Operator.name == name)) is not None:
             raise OperatorError(f"an operator named {name!r} already exists")
         session.add(Operator(name=name, role=role, password_hash=hashed, created_at=dt.datetime.now(dt.UTC)))
+
+
+async def _changeable(session: AsyncSession, name: str, new_role: str | None) -> Operator:
+    """The operator `name`, unless unknown or the last admin about to lose the role (None: removed)."""
+    operator = await session.scalar(select(Operator).where(Operator.name == name.strip()).with_for_update())
+    if operator is None:
+        raise OperatorError(f"no operator named {name.strip()!r}")
+    if operator.role == "admin" and new_role != "admin":
+        admins = await session.scalar(select(func.count(Operator.id)).where(Operator.role == "admin"))
+        if admins == 1:
+            raise OperatorError(f"{operator.name!r} is the last admin: make another operator admin first")
+    return operator
+
+
+async def set_role(db: Database, name: str, role: str) -> str:
+    """Give the operator `name` the role `role` and end their sessions; return the role they had."""
+    if role not in ROLES:
+        raise OperatorError(f"the role must be one of {', '.join(ROLES)}")
+    async with db.sessions.begin() as session:
+        operator = await _changeable(session, name, role)
+        was, operator.role = operator.role, role
+        await session.execute(delete(ConsoleSession).where(ConsoleSession.operator_id == operator.id))
+    return was
+
+
+async def remove_operator(db: Database, name: str) -> None:
+    """Delete the operator `name` and their sessions."""
+    async with db.sessions.begin() as session:
+        operator = await _changeable(session, name, None)
+        await session.execute(delete(ConsoleSession).where(ConsoleSession.operator_id == operator.id))
+        await session.delete(operator)
 
 
 async def list_operators(db: Database) -> list[Operator]:

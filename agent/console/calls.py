@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,13 @@ import structlog
 from aiohttp import web
 
 from agent.console import queries, views
-from agent.console.app import CONSOLE, PREFIX, render, require
+from agent.console.app import CONSOLE, PREFIX, login_of, render, require
 from agent.console.media import cut_clip, recording_file
 from agent.records.models import OUTCOMES, Call
-from agent.records.queries import CALL_FIELDS, get_call, record_dict
+from agent.records.queries import CALL_FIELDS, RECORDING_PATH, get_call, record_dict
 
 log = structlog.get_logger(__name__)
+VIEWER_NUMBER_DIGITS = 4
 
 
 def _date(raw: str) -> dt.date | None:
@@ -29,17 +31,27 @@ def _date(raw: str) -> dt.date | None:
         raise web.HTTPBadRequest(text=f"not a date (YYYY-MM-DD): {raw!r}") from None
 
 
-def call_filter(query: dict[str, str] | web.Request) -> queries.CallFilter:
-    """The calls filter from a request's query string."""
-    q = query.query if isinstance(query, web.Request) else query
+def call_filter(request: web.Request) -> queries.CallFilter:
+    """The calls filter from a request's query string, narrowed for a viewer (who sees numbers masked).
+
+    A viewer's number filter keeps only the last VIEWER_NUMBER_DIGITS digits and matches them at the end of a
+    number, and a transcript search of theirs that holds a phone number is ignored: neither confirms a number.
+    """
+    q = request.query
     outcome = q.get("outcome", "")
+    number, text = q.get("number", "").strip(), q.get("q", "").strip()
+    viewer = not login_of(request).can("editor")
+    if viewer:
+        number = re.sub(r"\D", "", number)[-VIEWER_NUMBER_DIGITS:]
+        text = "" if views.has_phone_number(text) else text
     return queries.CallFilter(
         since=_date(q.get("since", "")),
         until=_date(q.get("until", "")),
         outcome=outcome if outcome in OUTCOMES else "",
         business=q.get("business", "").strip(),
-        number=q.get("number", "").strip(),
-        text=q.get("q", "").strip(),
+        number=number,
+        text=text,
+        number_tail=viewer,
     )
 
 
@@ -58,6 +70,8 @@ async def calls_list(request: web.Request) -> web.StreamResponse:
         "calls.html",
         result=result,
         f=request.query,
+        where=where,
+        viewer_digits=VIEWER_NUMBER_DIGITS,
         params=params,
         outcomes=OUTCOMES,
         businesses=await queries.businesses(db),
@@ -160,7 +174,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         r for sid in await queries.matching_sids(console.db, where) for r in await get_call(console.db, sid)
     ]
     masked = not login.can("editor")
-    rows = [record_dict(r) for r in records]
+    rows = [record_dict(r, console.state.settings.public_base_url) for r in records]
     if masked:
         for row in rows:
             _mask_row(row)
@@ -184,6 +198,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     """Register the call pages."""
     router.add_get(f"{PREFIX}/calls", calls_list)
     router.add_get(f"{PREFIX}/calls/{{call_sid}}", call_page)
-    router.add_get(f"{PREFIX}/recordings/{{call_id}}", recording)
-    router.add_get(f"{PREFIX}/recordings/{{call_id}}/clip", clip)
+    router.add_get(RECORDING_PATH, recording)
+    router.add_get(f"{RECORDING_PATH}/clip", clip)
     router.add_get(f"{PREFIX}/export.{{fmt:csv|json}}", export)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 
@@ -19,7 +20,17 @@ from agent.console.app import (
     render,
     require,
 )
-from agent.console.auth import SESSION_TTL, list_operators, log_in, log_out
+from agent.console.auth import (
+    SESSION_TTL,
+    OperatorError,
+    list_operators,
+    log_in,
+    log_out,
+    remove_operator,
+    set_role,
+)
+from agent.console.models import ROLES
+from agent.records.calllog import server_name
 from agent.records.retention import apply_retention
 
 log = structlog.get_logger(__name__)
@@ -113,8 +124,10 @@ async def mark_handled(request: web.Request) -> web.StreamResponse:
 
 
 async def live(request: web.Request) -> web.StreamResponse:
-    """The calls in progress on this server right now."""
-    state = request.app[CONSOLE].state
+    """The calls in progress: this server's from memory, other servers' still open in the call log."""
+    console = request.app[CONSOLE]
+    state = console.state
+    here = server_name(state.settings)
     now = time.time()
     rows = [
         {
@@ -123,10 +136,32 @@ async def live(request: web.Request) -> web.StreamResponse:
             "caller": s.recorder.info.caller if s.recorder else "",
             "seconds": now - s.started_at,
             "replies": len(s.pipeline.timing.turns),
+            "server": here,
         }
         for s in state.calls.values()
     ]
-    return render(request, "live.html", calls=rows, max_calls=state.settings.max_calls)
+    longest = max(b.behaviour.max_call_minutes for b in state.directory.businesses.values())
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=longest)
+    elsewhere = [
+        {
+            "call_sid": call.call_sid,
+            "business": call.business,
+            "caller": call.caller,
+            "seconds": now - call.started_at.timestamp(),
+            "replies": replies,
+            "server": call.server,
+        }
+        for call, replies in await queries.open_elsewhere(console.db, here, since)
+    ]
+    return render(
+        request,
+        "live.html",
+        calls=rows + elsewhere,
+        here=len(rows),
+        server=here,
+        max_calls=state.settings.max_calls,
+        longest_minutes=longest,
+    )
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:
@@ -135,17 +170,41 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     return render(request, "audit.html", entries=await queries.audit_log(request.app[CONSOLE].db))
 
 
-async def operators(request: web.Request) -> web.StreamResponse:
-    """Operators and the retention setting (admin)."""
+async def operators(request: web.Request, error: str = "", status: int = 200) -> web.StreamResponse:
+    """Operators with forms to change a role or remove one, and the retention setting (admin)."""
     require(request, "admin")
     console = request.app[CONSOLE]
     return render(
         request,
         "operators.html",
+        status=status,
         operators=await list_operators(console.db),
+        roles=ROLES,
+        error=error,
         retention_days=console.state.settings.retention_days,
         removed=request.query.get("removed"),
     )
+
+
+async def change_operator(request: web.Request) -> web.StreamResponse:
+    """Change an operator's role or remove them (admin): their sessions end, and it is audited."""
+    login = require(request, "admin")
+    db = request.app[CONSOLE].db
+    form = await request.post()
+    name, role = str(form.get("name", "")).strip(), str(form.get("role", ""))
+    try:
+        if request.match_info["change"] == "role":
+            was = await set_role(db, name, role)
+            await queries.audit(db, login.name, "set_role", f"operator:{name}", role=role, was=was)
+        else:
+            await remove_operator(db, name)
+            await queries.audit(db, login.name, "remove_operator", f"operator:{name}")
+    except OperatorError as exc:
+        return await operators(request, error=str(exc), status=409)
+    log.info(
+        "console_operator_changed", operator=login.name, target=name, change=request.match_info["change"]
+    )
+    raise web.HTTPFound(f"{PREFIX}/operators")
 
 
 async def run_retention(request: web.Request) -> web.StreamResponse:
@@ -178,4 +237,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/audit", audit_page)
     router.add_get(f"{PREFIX}/webhooks", webhooks)
     router.add_get(f"{PREFIX}/operators", operators)
+    router.add_post(f"{PREFIX}/operators/{{change:role|remove}}", change_operator)
     router.add_post(f"{PREFIX}/retention", run_retention)

@@ -26,6 +26,7 @@ class CallFilter:
     business: str = ""
     number: str = ""
     text: str = ""
+    number_tail: bool = False  # match `number` only at the end of a number (a viewer's filter)
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """`query` narrowed to the calls this filter keeps."""
@@ -38,7 +39,7 @@ class CallFilter:
         if self.business:
             query = query.where(Call.business == self.business)
         if self.number:
-            like = f"%{self.number}%"
+            like = f"%{self.number}" if self.number_tail else f"%{self.number}%"
             query = query.where(or_(Call.caller.like(like), Call.called.like(like)))
         if self.text:
             said = select(Turn.id).where(Turn.call_id == Call.id, Turn.text.ilike(f"%{self.text}%"))
@@ -84,6 +85,18 @@ async def call_by_id(db: Database, call_id: int) -> Call | None:
     """One stream's call row."""
     async with db.sessions() as session:
         return await session.get(Call, call_id)
+
+
+async def open_elsewhere(db: Database, server: str, since: dt.datetime) -> list[tuple[Call, int]]:
+    """Calls other servers have open (no end yet) started after `since`, newest first, with agent turns."""
+    replies = select(func.count(Turn.id)).where(Turn.call_id == Call.id, Turn.speaker == "agent")
+    query = (
+        select(Call, replies.scalar_subquery())
+        .where(Call.ended_at.is_(None), Call.server != server, Call.started_at >= since)
+        .order_by(Call.started_at.desc(), Call.id.desc())
+    )
+    async with db.sessions() as session:
+        return [(call, int(n)) for call, n in (await session.execute(query)).all()]
 
 
 async def businesses(db: Database) -> list[str]:

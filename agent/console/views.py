@@ -53,6 +53,11 @@ def mask_number(value: str) -> str:
     return mask_phone(value) if value else value
 
 
+def has_phone_number(text: str) -> bool:
+    """Whether `text` holds a phone-number-like run of digits (what `mask_text` would mask)."""
+    return _PHONE_LIKE.search(text) is not None
+
+
 def mask_text(text: str) -> str:
     """Free text with every phone-number-like run of digits masked to its last two digits."""
     return _PHONE_LIKE.sub(lambda m: mask_phone(m.group(0)), text)

@@ -46,16 +46,24 @@ class CallLog:
         self.messages = MessageStore(self.db)
         self._retention: asyncio.Task[None] | None = None
         self.webhook = (
-            WebhookSender(self.db, settings.post_call_webhook_url, settings.post_call_webhook_secret)
+            WebhookSender(
+                self.db,
+                settings.post_call_webhook_url,
+                settings.post_call_webhook_secret,
+                base_url=settings.public_base_url,
+            )
             if settings.post_call_webhook_url
             else None
         )
 
     async def start(self) -> None:
-        """Upgrade the schema, close calls a dead process left open, and start daily retention."""
+        """Upgrade the schema, close calls a dead process left open (each to the webhook), retain daily."""
         await self.db.upgrade()
         closed = await close_open_calls(self.db, server_name(self.settings))
-        log.info("call_log_ready", dialect=self.db.dialect, interrupted_calls_closed=closed)
+        log.info("call_log_ready", dialect=self.db.dialect, interrupted_calls_closed=len(closed))
+        if self.webhook is not None:
+            for call_id in closed:
+                self.webhook.call_closed(call_id)
         self._retention = asyncio.create_task(self._daily(), name="call-log-retention")
 
     async def _daily(self) -> None:

@@ -1,4 +1,8 @@
-"""`agent calls list | show CALLSID | export --format json|csv | retention`: the call log from a shell."""
+"""`agent calls list | show CALLSID | export --format json|csv | retention`: the call log from a shell.
+
+`show` is for the operator on this machine and prints a recording's file under RECORDINGS_DIR beside its
+console URL; `export` writes files that travel, so it carries only `has_recording` and the console URL.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,15 @@ from agent.config import Settings
 from agent.logs import mask_phone
 from agent.records.db import Database, open_database
 from agent.records.models import OUTCOMES
-from agent.records.queries import CALL_FIELDS, CallRecord, all_calls, get_call, list_calls, record_dict
+from agent.records.queries import (
+    CALL_FIELDS,
+    CallRecord,
+    all_calls,
+    get_call,
+    list_calls,
+    record_dict,
+    recording_url,
+)
 from agent.records.repo import LATENCY_KEYS
 from agent.records.retention import apply_retention
 
@@ -85,14 +97,18 @@ def _latency(turn: Any) -> str:
     return f"   [ms: {', '.join(parts)}]" if parts else ""
 
 
-def _print_record(record: CallRecord, out: TextIO) -> None:
+def _print_record(record: CallRecord, settings: Settings, out: TextIO) -> None:
     c = record.call
     print(f"call {c.call_sid}  stream {c.stream_sid}  business {c.business}  voice {c.voice}", file=out)
     print(f"  from {c.caller or '-'} to {c.called or '-'}  started {_stamp(c)}", file=out)
     print(
         f"  outcome {c.outcome or 'in progress'} ({c.end_reason or '-'})  duration {c.duration_s}s", file=out
     )
-    print(f"  recording {c.recording or '-'}", file=out)
+    if c.recording:
+        path = settings.recordings_path / c.recording
+        print(f"  recording {path} (console: {recording_url(c, settings.public_base_url)})", file=out)
+    else:
+        print("  recording -", file=out)
     for t in record.turns:
         flag = " (interrupted)" if t.interrupted else ""
         print(f"  [{t.start_s:7.2f}-{t.end_s:7.2f}] {t.speaker}: {t.text}{flag}{_latency(t)}", file=out)
@@ -106,28 +122,28 @@ def _print_record(record: CallRecord, out: TextIO) -> None:
         )
 
 
-async def _show(db: Database, args: argparse.Namespace, _: Settings, out: TextIO) -> int:
+async def _show(db: Database, args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     records = await get_call(db, args.call_sid)
     if not records:
         print(f"no call {args.call_sid}", file=sys.stderr)
         return 1
     for record in records:
-        _print_record(record, out)
+        _print_record(record, settings, out)
     return 0
 
 
-async def _export(db: Database, args: argparse.Namespace, _: Settings, out: TextIO) -> int:
+async def _export(db: Database, args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     records = await all_calls(db)
     target = open(args.out, "w", newline="", encoding="utf-8") if args.out else out  # noqa: SIM115
     try:
         if args.format == "json":
-            json.dump([record_dict(r) for r in records], target, indent=2)
+            json.dump([record_dict(r, settings.public_base_url) for r in records], target, indent=2)
             target.write("\n")
         else:
             writer = csv.DictWriter(target, fieldnames=[*CALL_FIELDS, "turns", "messages", "transcript"])
             writer.writeheader()
             for r in records:
-                row = {k: v for k, v in record_dict(r).items() if k in CALL_FIELDS}
+                row = {k: v for k, v in record_dict(r, settings.public_base_url).items() if k in CALL_FIELDS}
                 transcript = " | ".join(f"{t.speaker}: {t.heard_text or t.text}" for t in r.turns)
                 writer.writerow(
                     {**row, "turns": len(r.turns), "messages": len(r.messages), "transcript": transcript}

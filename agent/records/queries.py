@@ -1,4 +1,8 @@
-"""Reads from the call log: recent calls, one call in full, everything as plain dicts for export."""
+"""Reads from the call log: recent calls, one call in full, everything as plain dicts for export.
+
+A recording leaves the call log only as `has_recording` and the console URL that serves it to a logged-in
+operator (`recording_url`), never as its file name under the recordings directory.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,10 @@ CALL_FIELDS = (
     "duration_s",
     "outcome",
     "end_reason",
-    "recording",
+    "has_recording",
+    "recording_url",
 )
+RECORDING_PATH = "/console/recordings/{call_id}"  # the console's authenticated recording handler
 
 
 @dataclass
@@ -85,6 +91,13 @@ async def get_call(db: Database, call_sid: str) -> list[CallRecord]:
     return await _records(db, calls)
 
 
+async def call_record(db: Database, call_id: int) -> CallRecord | None:
+    """The call row `call_id` (one stream) with its turns, events and messages, or None."""
+    async with db.sessions() as session:
+        call = await session.get(Call, call_id)
+    return (await _records(db, [call]))[0] if call is not None else None
+
+
 async def all_calls(db: Database, since: dt.datetime | None = None) -> list[CallRecord]:
     """Every call (started after `since`, when given), oldest first."""
     query = select(Call).order_by(Call.started_at, Call.id)
@@ -95,10 +108,19 @@ async def all_calls(db: Database, since: dt.datetime | None = None) -> list[Call
     return await _records(db, calls)
 
 
-def record_dict(record: CallRecord) -> dict[str, Any]:
-    """A call, its turns, events and messages as one JSON-friendly dict."""
+def recording_url(call: Call, base_url: str) -> str | None:
+    """The console URL of the call's recording under `base_url`, or None without a recording or a base URL."""
+    if not call.recording or not base_url:
+        return None
+    return base_url.rstrip("/") + RECORDING_PATH.format(call_id=call.id)
+
+
+def record_dict(record: CallRecord, base_url: str = "") -> dict[str, Any]:
+    """A call, its turns, events and messages as one JSON-friendly dict; its recording as a console URL."""
     return {
-        **row_dict(record.call, skip=("id",)),
+        **row_dict(record.call, skip=("id", "recording")),
+        "has_recording": bool(record.call.recording),
+        "recording_url": recording_url(record.call, base_url),
         "turns": [row_dict(t) for t in record.turns],
         "events": [row_dict(e, skip=("call_id",)) for e in record.events],
         "messages": [row_dict(m, skip=("call_id",)) for m in record.messages],

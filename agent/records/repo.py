@@ -135,11 +135,12 @@ async def set_voice(session: AsyncSession, call_id: int, voice: str) -> None:
     await session.execute(update(Call).where(Call.id == call_id).values(voice=voice[:128]))
 
 
-async def close_open_calls(db: Database, server: str, now: dt.datetime | None = None) -> int:
-    """Close calls left open by a process that died, as interrupted; return how many.
+async def close_open_calls(db: Database, server: str, now: dt.datetime | None = None) -> list[int]:
+    """Close calls left open by a process that died, as interrupted; return their ids.
 
     This server's open calls, and any server's still open after STALE_AFTER (a pod that never came back).
-    Each ends where its last stored turn ended (or where it started).
+    Each ends where its last stored turn ended (or where it started). On PostgreSQL the rows are locked and
+    locked ones skipped, so two servers starting at once do not both close (and report) the same call.
     """
     stale = (now or dt.datetime.now(dt.UTC)) - STALE_AFTER
     async with db.sessions.begin() as session:
@@ -149,6 +150,7 @@ async def close_open_calls(db: Database, server: str, now: dt.datetime | None = 
                 select(Call, last_end.c.end_s)
                 .outerjoin(last_end, last_end.c.call_id == Call.id)
                 .where(Call.ended_at.is_(None), or_(Call.server == server, Call.started_at < stale))
+                .with_for_update(of=Call, skip_locked=True)
             )
         ).all()
         for call, end_s in rows:
@@ -158,7 +160,7 @@ async def close_open_calls(db: Database, server: str, now: dt.datetime | None = 
             call.duration_s = round((ended - call.started_at).total_seconds(), 3)
             call.outcome = "interrupted"
             call.end_reason = "server stopped during the call"
-        return len(rows)
+        return [call.id for call, _ in rows]
 
 
 async def set_recording(session: AsyncSession, call_id: int, recording: str) -> None:

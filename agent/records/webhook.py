@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ import aiohttp
 import structlog
 
 from agent.records.db import Database
-from agent.records.queries import get_call, record_dict
+from agent.records.queries import CallRecord, call_record, get_call, record_dict
 from agent.records.repo import insert_event
 
 log = structlog.get_logger(__name__)
@@ -121,29 +121,43 @@ async def deliver(
 class WebhookSender:
     """Sends each ended call's record to the configured URL in the background, recording every attempt."""
 
-    def __init__(self, db: Database, url: str, secret: str, policy: RetryPolicy | None = None) -> None:
-        """Deliver to `url`, signing with `secret`."""
+    def __init__(
+        self, db: Database, url: str, secret: str, policy: RetryPolicy | None = None, base_url: str = ""
+    ) -> None:
+        """Deliver to `url`, signing with `secret`; recordings are linked in the console at `base_url`."""
         self.db = db
         self.url = url
         self.secret = secret
+        self.base_url = base_url
         self.policy = policy or RetryPolicy()
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
 
     def call_ended(self, call_sid: str) -> asyncio.Task[bool]:
         """Start delivering the record of the call `call_sid` (its latest stream); return the task."""
-        task = asyncio.create_task(self._send(call_sid), name=f"webhook-{call_sid[-6:]}")
+        return self._spawn(self._latest(call_sid), f"webhook-{call_sid[-6:]}")
+
+    def call_closed(self, call_id: int) -> asyncio.Task[bool]:
+        """Start delivering the record of the call row `call_id` (closed as interrupted at startup)."""
+        return self._spawn(call_record(self.db, call_id), f"webhook-call-{call_id}")
+
+    def _spawn(self, load: Coroutine[Any, Any, CallRecord | None], name: str) -> asyncio.Task[bool]:
+        task = asyncio.create_task(self._send(load), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _send(self, call_sid: str) -> bool:
+    async def _latest(self, call_sid: str) -> CallRecord | None:
         records = await get_call(self.db, call_sid)
-        if not records:
+        return records[-1] if records else None
+
+    async def _send(self, load: Awaitable[CallRecord | None]) -> bool:
+        record = await load
+        if record is None:
             log.warning("webhook_no_record")
             return False
-        call = records[-1].call
-        payload = {"event": "call.ended", "call": record_dict(records[-1])}
+        call = record.call
+        payload = {"event": "call.ended", "call": record_dict(record, self.base_url)}
 
         async def note(attempt: Attempt) -> None:
             at_s = (dt.datetime.now(dt.UTC) - call.started_at).total_seconds()

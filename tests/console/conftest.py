@@ -27,6 +27,7 @@ ROLES = ("admin", "editor", "viewer")
 __all__ = ["db_url"]  # the call log's SQLite/PostgreSQL fixture, shared with the store's tests
 RECORDING = "2026/11/01/seeded.wav"
 RECORDING_S = 6.0
+METRICS_TOKEN = "console-metrics-token-0123456789"
 
 
 def write_stereo(path: Path, seconds: float) -> None:
@@ -76,7 +77,7 @@ def csrf_of(html: str) -> str:
 @pytest.fixture
 async def console(settings: Settings, models: Models, db_url: str) -> AsyncIterator[Seeded]:
     """The whole app on loopback (SQLite, then PostgreSQL), an operator per role, a call and a message."""
-    settings = replace(settings, database_url=db_url)
+    settings = replace(settings, database_url=db_url, metrics_token=METRICS_TOKEN)
     server = TestServer(create_app(settings, models), host=settings.host, port=settings.port)
     await server.start_server()
     db = server.app[STATE].calllog.db

@@ -16,7 +16,7 @@ from agent.models import Models
 from agent.server import STATE
 from agent.simulate import place_call
 from tests.calls.test_receptionist_calls import serve, wait_idle
-from tests.conftest import AUTH_TOKEN, REPO
+from tests.conftest import AUTH_TOKEN, REPO, unavailable
 from tests.console.conftest import PASSWORD
 from tests.fake_openai import FakeChatEndpoint
 
@@ -39,6 +39,16 @@ def _skip_reason() -> str:
     if not CHROMIUM or not DRIVER:
         return "headless Chromium is missing: `make setup` installs Debian's chromium and chromium-driver"
     return ""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def browser() -> None:
+    """Headless Chromium is here; else the test skips, or fails when REQUIRE_BROWSER is set (as in CI).
+
+    Session-scoped and autouse, so it runs before the models load.
+    """
+    if reason := _skip_reason():
+        unavailable(reason, "REQUIRE_BROWSER")
 
 
 def drive_browser(base: str, call_sid: str, screenshot: Path) -> dict[str, object]:
@@ -89,8 +99,6 @@ async def test_an_operator_finds_a_simulated_call_hears_it_and_handles_its_messa
     settings: Settings, models: Models, speech_dir: Path
 ) -> None:
     """A call placed over the real websocket shows up: transcript, a playable recording, its message."""
-    if reason := _skip_reason():
-        pytest.skip(reason)
     fake = FakeChatEndpoint(
         "I've passed that on to Maria.",
         tool_call=(

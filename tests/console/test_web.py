@@ -26,7 +26,7 @@ from agent.records.db import Database
 from agent.server import STATE, create_app
 from agent.simulate import place_call
 from tests.conftest import AUTH_TOKEN
-from tests.console.conftest import RECORDING_S, Seeded, csrf_of, log_in
+from tests.console.conftest import METRICS_TOKEN, RECORDING, RECORDING_S, Seeded, csrf_of, log_in
 from tests.records.helpers import T0, seed_call
 
 CALLER = "+15550100001"
@@ -59,12 +59,28 @@ class TestLoginGuard:
                 async with anon.get(console.url(path), allow_redirects=False) as r:
                     assert r.status == 401, path
 
-    async def test_health_and_metrics_stay_open(self, console: Seeded) -> None:
-        """/healthz and /metrics answer without a session."""
+    async def test_health_and_readiness_stay_open_and_metrics_need_their_token(self, console: Seeded) -> None:
+        """/healthz and /readyz answer without a session; /metrics only with its bearer token."""
         async with aiohttp.ClientSession() as anon:
-            for path in ("/healthz", "/metrics"):
+            for path in ("/healthz", "/readyz"):
                 async with anon.get(console.url(path)) as r:
                     assert r.status == 200, path
+            async with anon.get(console.url("/readyz")) as r:
+                assert set(await r.json()) == {"ready", "reason", "live_calls", "max_calls"}
+            async with anon.get(console.url("/metrics")) as r:
+                assert r.status == 401
+            async with anon.get(
+                console.url("/metrics"), headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+            ) as r:
+                assert r.status == 200 and "agent_live_calls" in await r.text()
+
+    async def test_a_console_session_does_not_open_the_metrics(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """An admin logged in to the console still gets 401 from /metrics without the bearer token."""
+        assert await log_in(http, console, "admin") == 200
+        async with http.get(console.url("/metrics")) as r:
+            assert r.status == 401
 
     async def test_a_wrong_password_is_refused_and_repeated_failures_are_limited(
         self, console: Seeded, http: aiohttp.ClientSession
@@ -268,6 +284,67 @@ class TestCallsList:
         assert len(await sids("number=0100001&business=example")) == 25 and await sids("number=999") == []
 
 
+async def seed_other_caller(db: Database) -> str:
+    """A call from +16175550123 whose caller says that number; return its CallSid."""
+    sid = "CA" + "9" * 32
+    info = repo.CallInfo(sid, "MZ" + "9" * 32, "example", T0, T0, "+15550100002", "+16175550123")
+    async with db.sessions.begin() as session:
+        call_id = await repo.insert_call(session, info)
+        turn = repo.TurnRecord(0, "caller", "Call me back on 617 555 0123 please.", 0.5, 2.0)
+        await repo.insert_turn(session, call_id, turn)
+    return sid
+
+
+class TestViewerFilters:
+    async def test_a_viewers_number_filter_matches_only_the_last_four_digits(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """A viewer cannot confirm a full number: a wrong number with the same last 4 digits matches too."""
+        other = await seed_other_caller(console.db)
+        assert await log_in(http, console, "viewer") == 200
+
+        async def sids(query: str) -> tuple[list[str], str]:
+            async with http.get(console.url(f"/console/calls?{query}")) as r:
+                html = await r.text()
+            return listed(html), html
+
+        assert (await sids("number=%2B16175550123"))[0] == [other]
+        assert (await sids("number=%2B19995550123"))[0] == [other]  # same last 4, another number
+        assert (await sids("number=617555"))[0] == []  # no match in the middle of a number
+        found, html = await sids("number=0123")
+        assert found == [other] and "matches only the last 4 digits" in html and "(here …0123)" in html
+        async with http.get(console.url("/console/export.json?number=%2B19995550123")) as r:
+            assert [c["call_sid"] for c in json.loads(await r.text())] == [other]
+
+    async def test_a_viewers_transcript_search_for_a_phone_number_is_ignored(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """A viewer's search for a number said in a call lists every call and says the search was ignored."""
+        other = await seed_other_caller(console.db)
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/calls?q=617+555+0123")) as r:
+            html = await r.text()
+        assert sorted(listed(html)) == sorted([console.call_sid, other]) and "(as it was now)" in html
+        async with http.get(console.url("/console/calls?q=call+me+back")) as r:
+            assert listed(await r.text()) == [other]
+
+    async def test_an_editor_filters_by_any_part_of_a_number_and_by_numbers_said(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """An editor, who sees numbers in full, matches anywhere in a number and searches for numbers said."""
+        other = await seed_other_caller(console.db)
+        assert await log_in(http, console, "editor") == 200
+        for query, expected in (
+            ("number=%2B19995550123", []),
+            ("number=617555", [other]),
+            ("q=617+555+0123", [other]),
+        ):
+            async with http.get(console.url(f"/console/calls?{query}")) as r:
+                html = await r.text()
+            assert listed(html) == expected, query
+            assert "viewer-filter" not in html
+
+
 class TestExport:
     async def test_a_viewer_exports_json_with_turns_and_masked_numbers(
         self, console: Seeded, http: aiohttp.ClientSession
@@ -281,6 +358,23 @@ class TestExport:
         assert [t["speaker"] for t in call["turns"]] == ["caller", "agent"]
         assert call["messages"][0]["callback_number"] == "***00"
         assert ("viewer", "export", "calls:json") in await audit_actions(console.db)
+
+    async def test_exports_link_the_recording_by_its_console_url_never_its_file(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """JSON and CSV exports say `has_recording` and give the console URL, which serves the audio."""
+        assert await log_in(http, console, "editor") == 200
+        texts = {}
+        for fmt in ("json", "csv"):
+            async with http.get(console.url(f"/console/export.{fmt}")) as r:
+                texts[fmt] = await r.text()
+            assert RECORDING not in texts[fmt] and "seeded.wav" not in texts[fmt], fmt
+        (call,) = json.loads(texts["json"])
+        assert call["has_recording"] is True and "recording" not in call
+        assert call["recording_url"] == console.url(f"/console/recordings/{console.call_id}")
+        assert call["recording_url"] in texts["csv"]
+        async with http.get(call["recording_url"]) as r:
+            assert r.status == 200 and r.content_type == "audio/wav"
 
 
 class TestRetention:
@@ -350,6 +444,32 @@ class TestLive:
                 await asyncio.sleep(0.2)
                 async with http.get(console.url("/console/live")) as r:
                     html = await r.text()
+
+    async def test_calls_open_on_other_servers_are_listed_live_with_their_server(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """Another pod's open call (from the call log) is listed with its pod; stale or ended ones are not."""
+        now = dt.datetime.now(dt.UTC)
+        elsewhere, stale, ended = ("CA" + c * 32 for c in "abc")
+        await seed_call(
+            console.db, elsewhere, started_at=now - dt.timedelta(minutes=2), ended=False, server="pod-2"
+        )
+        await seed_call(
+            console.db, stale, started_at=now - dt.timedelta(hours=2), ended=False, server="pod-3"
+        )
+        await seed_call(console.db, ended, started_at=now - dt.timedelta(minutes=1), server="pod-2")
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/live")) as r:
+            html = await r.text()
+        row = re.search(rf'<tr class="elsewhere">.*?{elsewhere}.*?</tr>', html, re.S)
+        assert row is not None, html
+        assert '<td class="server">pod-2</td>' in row.group(0) and "***01" in row.group(0)
+        assert CALLER not in html and stale not in html and ended not in html
+        assert (
+            "0 of at most" in html
+            and "1 on other servers" in html
+            and "started in the last 15 minutes" in html
+        )
 
 
 class TestForensicsOnARealCall:

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from agent.records.db import Database, async_url, open_database
+from tests.conftest import unavailable
 
 NO_POSTGRES = (
     "PostgreSQL is not available: set TEST_POSTGRES_URL to a server's URL "
-    "(`make test` starts Debian's postgresql when run as root with apt-get)"
+    "(`make test` starts Debian's postgresql when run as root with apt-get; .ci/postgres said why not)"
 )
 
 
@@ -32,13 +33,16 @@ async def _admin(base: str, sql: str) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database: an SQLite file, or a new database on the test PostgreSQL server."""
+    """A URL to an empty database: an SQLite file, or a new database on the test PostgreSQL server.
+
+    Without a PostgreSQL server its cases skip, or fail when REQUIRE_POSTGRES is set (as `.ci/run` does).
+    """
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
         return
     base = os.environ.get("TEST_POSTGRES_URL", "")
     if not base:
-        pytest.skip(NO_POSTGRES)
+        unavailable(NO_POSTGRES, "REQUIRE_POSTGRES")
     base = async_url(base)
     name = f"agent_test_{secrets.token_hex(6)}"
     asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))

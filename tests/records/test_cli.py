@@ -59,6 +59,16 @@ class TestCallsCli:
         assert "end_of_turn 210" in out and "voice_to_voice 640" in out
         assert "barge_in" in out
 
+    def test_show_gives_the_local_operator_the_recording_file_and_its_console_url(
+        self, env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`calls show` runs on the server: it prints the file under RECORDINGS_DIR and the console URL."""
+        seeded(env, recording="2026/11/01/CA1111.wav")
+        assert main(["calls", "show", SID]) == 0
+        out = capsys.readouterr().out
+        path = tmp_path / "data" / "recordings" / "2026/11/01/CA1111.wav"
+        assert f"recording {path} (console: http://127.0.0.1:8080/console/recordings/" in out
+
     def test_show_of_an_unknown_call_fails(self, env: str, capsys: pytest.CaptureFixture[str]) -> None:
         """An unknown CallSid exits 1 with a message."""
         assert main(["calls", "show", "CAnope"]) == 1
@@ -75,6 +85,22 @@ class TestCallsCli:
         assert [t["speaker"] for t in call["turns"]] == ["caller", "agent"]
         assert call["turns"][0]["partials"][0]["text"] == "What time"
         assert call["events"][0]["kind"] == "barge_in"
+        assert (call["has_recording"], call["recording_url"]) == (False, None) and "recording" not in call
+
+    def test_export_links_a_recording_by_its_console_url_not_its_file(
+        self, env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """JSON and CSV exports carry `has_recording` and the console URL, not the recording's file name."""
+        monkeypatch.setenv("PUBLIC_BASE_URL", "https://agent.example.com")
+        seeded(env, recording="2026/11/01/CA1111.wav")
+        for fmt in ("json", "csv"):
+            out = tmp_path / f"calls.{fmt}"
+            assert main(["calls", "export", "--format", fmt, "--out", str(out)]) == 0
+            text = out.read_text()
+            assert "CA1111.wav" not in text and "2026/11/01" not in text, fmt
+            assert "https://agent.example.com/console/recordings/" in text, fmt
+        (row,) = list(csv.DictReader(io.StringIO((tmp_path / "calls.csv").read_text())))
+        assert row["has_recording"] == "True" and "recording" not in row
 
     def test_export_csv_has_one_row_per_call_with_its_transcript(self, env: str, tmp_path: Path) -> None:
         """CSV export to a file: a header and one row per call, the transcript as heard."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -10,6 +13,24 @@ from sqlalchemy.engine import make_url
 
 from agent.records.db import Database, alembic_config, async_url, open_database
 from agent.records.models import Base
+from tests.conftest import REPO
+
+# A fresh interpreter that imports only the store, upgrades a database, then runs `alembic check` through
+# migrations/env.py: it fails if env.py's target_metadata is missing tables (the console's) a revision made.
+ALEMBIC_CHECK = """
+import asyncio, sys
+from alembic import command
+from agent.records.db import alembic_config, open_database
+
+async def main():
+    db = open_database(sys.argv[1])
+    await db.upgrade()
+    async with db.engine.connect() as conn:
+        await conn.run_sync(lambda c: command.check(alembic_config(c)))
+    await db.dispose()
+
+asyncio.run(main())
+"""
 
 
 class TestUpgrade:
@@ -28,6 +49,17 @@ class TestUpgrade:
                 lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
             )
         assert diff == []
+
+    def test_alembic_env_knows_the_console_tables_without_the_console_imported(self, db_url: str) -> None:
+        """`alembic check` via env.py finds nothing to change in a process that never imported the console."""
+        proc = subprocess.run(
+            [sys.executable, "-c", ALEMBIC_CHECK, db_url],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
 
     async def test_upgrading_twice_changes_nothing(self, db_url: str) -> None:
         """A second start on an upgraded database runs no migration and keeps its rows."""

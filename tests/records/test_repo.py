@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from agent.records.db import Database
@@ -22,19 +23,19 @@ class TestCloseOpenCalls:
     ) -> None:
         """A call left open ends where its last stored turn ended, with outcome interrupted."""
         call_id = await seed_call(db, ended=False)
-        assert await close_open_calls(db, "host-a", now=SOON) == 1
+        assert await close_open_calls(db, "host-a", now=SOON) == [call_id]
         async with db.sessions() as session:
             call = await session.get(Call, call_id)
         assert call is not None and call.outcome == "interrupted"
         assert call.ended_at == T0 + dt.timedelta(seconds=1 + 4.5)
         assert call.duration_s == 5.5
-        assert await close_open_calls(db, "host-a", now=SOON) == 0
+        assert await close_open_calls(db, "host-a", now=SOON) == []
 
     async def test_another_servers_live_calls_and_ended_calls_are_left_alone(self, db: Database) -> None:
         """Only this server's open calls are closed; a finished call keeps its outcome."""
         other = await seed_call(db, "CA" + "2" * 32, ended=False, server="host-b")
         done = await seed_call(db, "CA" + "3" * 32, ended=True)
-        assert await close_open_calls(db, "host-a", now=SOON) == 0
+        assert await close_open_calls(db, "host-a", now=SOON) == []
         async with db.sessions() as session:
             assert (await session.get(Call, other)).outcome is None  # type: ignore[union-attr]
             assert (await session.get(Call, done)).outcome == "completed"  # type: ignore[union-attr]
@@ -42,9 +43,19 @@ class TestCloseOpenCalls:
     async def test_another_servers_call_open_for_hours_is_closed_too(self, db: Database) -> None:
         """A pod that died and never came back leaves calls that the next start of any server closes."""
         other = await seed_call(db, "CA" + "2" * 32, ended=False, server="host-b")
-        assert await close_open_calls(db, "host-a", now=T0 + dt.timedelta(hours=7)) == 1
+        assert await close_open_calls(db, "host-a", now=T0 + dt.timedelta(hours=7)) == [other]
         async with db.sessions() as session:
             assert (await session.get(Call, other)).outcome == "interrupted"  # type: ignore[union-attr]
+
+    async def test_a_call_another_server_is_closing_is_skipped_on_postgresql(self, db: Database) -> None:
+        """Two servers starting at once: a call row locked by one is not closed (or reported) by the other."""
+        if db.dialect != "postgresql":
+            pytest.skip("SQLite has one writer at a time, so the race cannot happen there")
+        call_id = await seed_call(db, ended=False)
+        async with db.sessions.begin() as other:
+            await other.execute(select(Call).where(Call.id == call_id).with_for_update())
+            assert await close_open_calls(db, "host-a", now=SOON) == []
+        assert await close_open_calls(db, "host-a", now=SOON) == [call_id]
 
 
 class TestStoredText:

@@ -24,6 +24,7 @@ from agent.simulate import place_call
 from tests.calls.test_receptionist_calls import serve as serve_agent
 from tests.calls.test_receptionist_calls import wait_idle
 from tests.conftest import AUTH_TOKEN
+from tests.records.helpers import seed_call
 
 SECRET = "whsec-test"
 FAST = RetryPolicy(attempts=4, first_delay_s=0.01, factor=2.0, timeout_s=2.0)
@@ -108,6 +109,29 @@ class TestDelivery:
         assert payload["event"] == "call.ended" and payload["call"]["call_sid"] == call_sid
         events = await webhook_events(db, call_sid)
         assert [(e["status"], e["delivered"]) for e in events] == [(503, False), (503, False), (200, True)]
+
+    async def test_the_record_links_the_recording_in_the_console_never_its_file(self, db: Database) -> None:
+        """The payload says `has_recording` and gives the console URL, never the recording's file name."""
+        call_id = await seed_call(db, "CA" + "5" * 32, recording="2026/11/01/CA5555.wav")
+        receiver = Receiver([200])
+        async for url in serve(receiver):
+            sender = WebhookSender(db, url, SECRET, FAST, base_url="https://agent.example.com/")
+            assert await sender.call_ended("CA" + "5" * 32)
+            await sender.close()
+        call = json.loads(receiver.bodies[0])["call"]
+        assert call["has_recording"] is True and "recording" not in call
+        assert call["recording_url"] == f"https://agent.example.com/console/recordings/{call_id}"
+        assert b"CA5555.wav" not in receiver.bodies[0] and b"2026/11/01" not in receiver.bodies[0]
+
+    async def test_a_call_without_a_recording_says_so(self, db: Database, call_sid: str) -> None:
+        """A call with no recording is sent with `has_recording` false and no URL."""
+        receiver = Receiver([200])
+        async for url in serve(receiver):
+            sender = WebhookSender(db, url, SECRET, FAST, base_url="https://agent.example.com")
+            assert await sender.call_ended(call_sid)
+            await sender.close()
+        call = json.loads(receiver.bodies[0])["call"]
+        assert (call["has_recording"], call["recording_url"]) == (False, None)
 
     async def test_a_client_error_is_not_retried(self, db: Database, call_sid: str) -> None:
         """A 400 from the receiver is final: one attempt, recorded as not delivered."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import agent.console.models  # noqa: F401 - the console's tables live on the same Base; autogenerate must see them
 from agent.records.models import Base
 
 
