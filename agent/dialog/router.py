@@ -68,6 +68,12 @@ _NAME = re.compile(
 _ABOUT = re.compile(r"\b(?:about|regarding|that|to say|saying|to tell (?:her|him|them))\s+(.{4,})$")
 _URGENT = re.compile(r"\b(urgent|emergency|asap|as soon as possible|right away|immediately)\b")
 _NOT_NAMES = {"calling", "looking", "wondering", "trying", "just", "not", "sorry", "fine", "good", "here"}
+# Words speech recognition puts where a name it doesn't know was said ("Lisa Wong" → "Lisa One",
+# "Ana Silva" → "On A"): a name made of them is worth spelling out.
+_NAME_DOUBTS = {
+    "a", "an", "and", "at", "be", "by", "for", "from", "in", "is", "it", "me", "my", "no", "of", "on",
+    "or", "so", "the", "to", "too", "want", "what", "who", "won", "yes", "you", "your",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class _MessageDraft:
     partial: str = ""
     text: str = ""
     urgent: bool | None = None
+    spelled: bool = False  # asked to spell the name once already
 
 
 def normalise(text: str) -> str:
@@ -143,6 +150,32 @@ def extract_digits(text: str, min_len: int = 7) -> str:
     if len("".join(run)) >= min_len:
         digits.append("".join(run))
     return max(digits, key=len) if digits else ""
+
+
+def doubtful_name(name: str) -> bool:
+    """Whether a heard name looks misrecognised: a digit, a number word or a common short word in it."""
+    words = normalise(name).split()
+    return not words or any(
+        w.isdigit() or w in NUMBER_WORDS or w in _NAME_DOUBTS or len(w) < 2 for w in words
+    )
+
+
+def spelled_words(text: str) -> list[str]:
+    """The words a caller spelled letter by letter ("W, O, N, G.", "A N A. S I L V A"), title-cased.
+
+    Letters run on across commas and hyphens; a full stop or a whole word ends a spelled word.
+    """
+    words = []
+    for sentence in re.split(r"[.;!?]", text.lower().replace("’", "'")):
+        run: list[str] = []
+        for token in [*re.findall(r"[a-z']+", sentence), ""]:
+            if len(token) == 1:
+                run.append(token)
+                continue
+            if len(run) >= 2:
+                words.append("".join(run).title())
+            run = []
+    return words
 
 
 def repair_number(digits: str) -> str:
@@ -174,6 +207,26 @@ def say_digits(number: str) -> str:
     else:
         groups = [d[:3], d[3:6], d[6:]] if len(d) == 10 else [d[:3], d[3:]]
     return ", ".join(" ".join(g) for g in [lead, *groups] if g)
+
+
+def _respell(name: str, said: str) -> str:
+    """The name with what the caller spelled: the last name if one word was spelled, else the whole name.
+
+    Said rather than spelled ("It's Wong."), one or two words replace the last name; nothing usable keeps
+    the name as heard.
+    """
+    spelled = spelled_words(said)
+    heard = name.split()
+    if not spelled:
+        words = [w for w in normalise(said).split() if w not in {"it's", "its", "it", "is", "that's", "my"}]
+        if not 1 <= len(words) <= 2 or any(w in NUMBER_WORDS or w.isdigit() for w in words):
+            return name
+        spelled = [w.title() for w in words]
+    if len(spelled) == 1 and len(heard) >= 2:
+        return " ".join([*heard[:-1], spelled[0]])
+    if len(spelled) == 1 and heard and not doubtful_name(heard[0]):
+        return f"{heard[0]} {spelled[0]}"
+    return " ".join(spelled)
 
 
 def _weekday_mentions(text: str, today: dt.date) -> list[tuple[dt.date, str]]:
@@ -213,8 +266,8 @@ class Router:
 
     @property
     def expects_number(self) -> bool:
-        """Whether the caller may now read out a phone number (a message's name, number or read-back step)."""
-        return self._draft is not None and self._draft.step in ("name", "number", "confirm")
+        """Whether the caller may now read out a number or spell a name (steps that need longer pauses)."""
+        return self._draft is not None and self._draft.step in ("name", "spell", "number", "confirm")
 
     def now(self) -> dt.datetime:
         """The current time in the business's zone (or the injected clock's)."""
@@ -380,13 +433,16 @@ class Router:
         if re.search(r"\b(never ?mind|cancel that|forget it)\b", text):
             self._draft = None
             return self._say("No problem, I won't take a message.", "message_cancelled")
-        if d.step == "name":
+        if d.step == "spell":
+            d.name, d.spelled = _respell(d.name, raw), True
+        elif d.step == "name":
             m = _NAME.search(text)
             name = m.group(1) if m else " ".join(text.split()[:2])
             d.name = name.title()
+            rest = text[m.end() :] if m else " ".join(text.split()[2:])  # a digit in the name is no number
             if not d.number:
                 d.number = repair_number(extract_digits(text))
-                d.partial = "" if d.number else extract_digits(text, min_len=1)
+                d.partial = "" if d.number else extract_digits(rest, min_len=1)
         elif d.step == "number":
             number = extract_digits(text, min_len=1)
             if not number and not d.partial:
@@ -427,6 +483,10 @@ class Router:
         if not d.name:
             d.step = "name"
             return Reply(f"{lead}May I have your name, please?", "message")
+        if not d.spelled and doubtful_name(d.name):
+            d.step, d.spelled = "spell", True
+            which = "your last name" if not doubtful_name(d.name.split()[0]) else "your name"
+            return Reply(f"{lead}Thanks. Could you spell {which} for me, letter by letter?", "message")
         first = d.name.split()[0]
         if not d.number:
             d.step = "number"

@@ -13,9 +13,11 @@ from agent.dialog.router import (
     Router,
     TakeMessage,
     Transfer,
+    doubtful_name,
     extract_digits,
     repair_number,
     say_digits,
+    spelled_words,
 )
 from benchmarks.receptionist_eval import CASES, evaluate_text, load_cases
 from tests.conftest import REPO
@@ -111,6 +113,51 @@ class TestMessages:
         r.handle("Bob Stone")
         assert r.handle("525 122").text == ""  # too short: the agent keeps listening
         assert r.handle("No, it's 555 010 0222.").text == "I have 5 5 5, 0 1 0, 0 2 2 2. Is that right?"
+
+    def test_a_doubtful_last_name_is_spelled_and_the_spelling_is_stored(self, business: Business) -> None:
+        """ "Lisa Wong" heard as "Lisa 1": the agent asks for the last name letter by letter and keeps it."""
+        r = Router(business)
+        r.handle("Can I leave a message for Maria?")
+        assert r.handle("Lisa 1.").text == "Thanks. Could you spell your last name for me, letter by letter?"
+        assert r.expects_number  # spelled letters come with pauses: the VAD waits longer
+        assert r.handle("W-O-N-G.").text == "Thanks, Lisa. What's the best number to call you back on?"
+        r.handle("207 555 0198")
+        r.handle("yes")
+        r.handle("Please send me a copy of my invoice.")
+        action = r.handle("no").action
+        assert isinstance(action, TakeMessage) and action.caller_name == "Lisa Wong"
+
+    def test_a_doubtful_first_name_asks_for_the_whole_name_spelled(self, business: Business) -> None:
+        """ "Ana Silva" heard as "On A": the whole name is asked for, and two spelled words replace it."""
+        r = Router(business)
+        reply = r.handle("Please take a message. This is on a, my number is 617 555 0100.")
+        assert reply.text.endswith("Could you spell your name for me, letter by letter?"), reply.text
+        assert "5 5 5" in r.handle("A N A. S I L V A.").text
+        r.handle("yes")
+        r.handle("Call me about my cleaning.")
+        action = r.handle("no").action
+        assert isinstance(action, TakeMessage) and action.caller_name == "Ana Silva"
+        assert action.callback_number == "6175550100"
+
+    def test_a_clear_name_is_not_spelled_and_a_name_is_spelled_at_most_once(self, business: Business) -> None:
+        """ "Jane Doe" goes straight to the number; an unusable spelling keeps the name and moves on."""
+        r = Router(business)
+        r.handle("I'd like to leave a message.")
+        assert "number" in r.handle("My name is Jane Doe.").text
+        r = Router(business)
+        r.handle("I'd like to leave a message.")
+        assert "spell" in r.handle("Tom 2.").text
+        assert "number" in r.handle("Uh, sorry, what was that?").text
+        assert r._draft is not None and r._draft.name == "Tom 2"
+
+    def test_doubtful_names_and_spelled_words(self) -> None:
+        """Digits, number words and short common words make a name doubtful; letters make spelled words."""
+        assert doubtful_name("Lisa 1") and doubtful_name("Lisa One") and doubtful_name("On A")
+        assert not doubtful_name("Jane Doe") and not doubtful_name("Kevin Nguyen")
+        assert spelled_words("W-O-N-G.") == ["Wong"] == spelled_words("W, O, N, G,")
+        assert spelled_words("A-N-A. S-I-L-V-A.") == ["Ana", "Silva"]
+        assert spelled_words("It's W O N G, Wong.") == ["Wong"]
+        assert spelled_words("I said Wong") == []
 
     def test_digits_are_extracted_from_spoken_numbers(self) -> None:
         """Digits, digit words and 'oh' all become a phone number; short runs are ignored."""
