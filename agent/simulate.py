@@ -11,7 +11,7 @@ import secrets
 import time
 import wave
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,8 +303,13 @@ async def place_call(
     barge_in_after_s: float | None = None,
     hold_s: float = 0.0,
     echo_db: float | None = None,
+    respond: Callable[[int], Awaitable[str | None]] | None = None,
 ) -> SimulationResult:
     """Place one simulated call: greeting, then each WAV as a caller turn, then hang up.
+
+    With `respond`, after the agent answers each turn the caller may say something off its script:
+    `respond(turns_so_far)` returns a WAV to say next (a reply to a question the script did not expect,
+    such as a correction of a wrong read-back) or None to go on with the script.
 
     With `barge_in_after_s`, the first turn starts that long after the greeting's first audio
     arrives, talking over the agent, instead of after the greeting has finished playing. With
@@ -370,7 +375,9 @@ async def place_call(
                 else:
                     await _await_first_audio(phone, reply_timeout_s)
                     await asyncio.sleep(barge_in_after_s)
-                for wav, audio in zip(wavs, caller_audio, strict=True):
+                script = collections.deque(zip(wavs, caller_audio, strict=True))
+                while script:
+                    wav, audio = script.popleft()
                     turn = Turn(caller_wav=wav)
                     turns.append(turn)
                     phone.on_media = None
@@ -388,6 +395,10 @@ async def place_call(
 
                     phone.on_media = on_reply
                     await _await_reply_end(phone, turn.last_voiced_sent_at, quiet_s, reply_timeout_s)
+                    if respond is not None and not phone.closed.is_set():
+                        extra = await respond(len(turns))
+                        if extra is not None:
+                            script.appendleft((extra, read_wav_as_ulaw(extra)))
                 if hold_s > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(phone.closed.wait(), hold_s)

@@ -17,9 +17,10 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from agent.dialog.business import Business, load_business
-from agent.dialog.evaluation import Case, Outcome, load_cases, score
+from agent.dialog.evaluation import MAX_REACTIONS, Case, Outcome, load_cases, react, score
 from agent.dialog.hours import describe_now
 from agent.dialog.router import Router
 from benchmarks.report import write_section
@@ -40,8 +41,15 @@ def run_text(case: Case, business: Business) -> Outcome:
         reply = router.handle_key(digit)
         if reply is not None:
             outcome.add(reply)
-    for line in case.say:
-        outcome.add(router.handle(line))
+    script = list(case.say)
+    reactions = 0
+    while script:
+        reply = router.handle(script.pop(0))
+        outcome.add(reply)
+        extra = react(case, reply.text, script[0] if script else None)
+        if extra is not None and reactions < MAX_REACTIONS:
+            reactions += 1
+            script.insert(0, extra)
     return outcome
 
 
@@ -68,6 +76,34 @@ def table(cases: list[Case], results: dict[str, list[str]], title: str) -> list[
     lines.append(f"| **all** | **{100 * sum(total) / max(1, len(total)):.1f} %** | {len(total)} |")
     failed = [f"- `{cid}`: {'; '.join(p)}" for cid, p in results.items() if p]
     return [*lines, "", *(["Failures:", *failed] if failed else ["No failures."]), ""]
+
+
+class _ReactiveCaller:
+    """The case's caller off its script: reads the agent's replies from the call's log and answers them."""
+
+    def __init__(self, case: Case, voice: Any, logs: list[dict[str, Any]], out: Path) -> None:
+        self.case, self.voice, self.logs, self.out = case, voice, logs, out
+        self.seen = 0  # agent replies already answered
+        self.reactions = 0
+
+    async def respond(self, turns: int) -> str | None:
+        """After the agent answered turn `turns`: a WAV of what the caller says off the script, or None."""
+        from agent.voice.piper import write_wav
+        from agent.voice.speakable import speakable
+
+        replies = [e["text"] for e in self.logs if e["event"] == "agent_reply"]
+        new, self.seen = replies[self.seen :], len(replies)
+        scripted = turns - self.reactions  # scripted lines said so far
+        upcoming = self.case.say[scripted] if scripted < len(self.case.say) else None
+        extra = react(self.case, " ".join(new), upcoming)
+        if extra is None or self.reactions >= MAX_REACTIONS:
+            return None
+        self.reactions += 1
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / f"{self.case.id}-r{self.reactions}.wav"
+        await asyncio.to_thread(write_wav, self.voice, speakable(extra), path)
+        print(f"  {self.case.id}: caller off script: {extra!r}", file=sys.stderr)
+        return str(path)
 
 
 def speak_cases(cases: list[Case], out: Path) -> dict[tuple[str, int], Path]:
@@ -127,7 +163,10 @@ async def evaluate_audio(
             import structlog.testing
 
             with structlog.testing.capture_logs() as logs:
-                result = await place_call(settings.public_base_url, "eval", files, quiet_s=1.5)
+                caller = _ReactiveCaller(case, models.piper, logs, work / "reactions")
+                result = await place_call(
+                    settings.public_base_url, "eval", files, quiet_s=1.5, respond=caller.respond
+                )
             outcome = Outcome(
                 replies=[
                     e["text"]

@@ -9,9 +9,12 @@ from typing import Any
 
 import yaml
 
-from agent.dialog.router import EndCall, Reply, TakeMessage, Transfer
+from agent.dialog.router import EndCall, Reply, TakeMessage, Transfer, extract_digits
 
 UNKNOWN_MARKER = "don't have that information"
+MAX_REACTIONS = 3  # a caller corrects or spells at most this often in one call
+_READ_BACK = re.compile(r"(?:I have|So that's) ([0-9 ,]+)\. Is that right\?")
+_CONFIRMS = re.compile(r"^(yes|yeah|yep|correct|that's right|right)\b", re.IGNORECASE)
 TASK_BY_PREFIX = {
     "address": "address",
     "directions": "address",
@@ -70,6 +73,32 @@ class Outcome:
             self.messages.append(vars(reply.action))
         elif isinstance(reply.action, EndCall):
             self.ended = True
+
+
+def spell(words: list[str]) -> str:
+    """Words as a caller spells them: "W, O, N, G." and "A, N, A. S, I, L, V, A." for two."""
+    return " ".join(", ".join(w.upper()) + "." for w in words)
+
+
+def react(case: Case, reply: str, upcoming: str | None) -> str | None:
+    """What a person in this case says off the script to the agent's `reply`, or None to go on with it.
+
+    Asked to spell, they spell the name they gave; read back a wrong number when their script was about
+    to confirm it, they correct it.
+    """
+    if not case.message:
+        return None
+    name = str(case.message["caller_name"]).split()
+    if "spell your last name" in reply:
+        return spell(name[-1:])
+    if "spell your name" in reply:
+        return spell(name)
+    number = str(case.message["callback_number"])
+    read_back = _READ_BACK.search(reply)
+    confirming = upcoming is not None and _CONFIRMS.match(upcoming.strip())
+    if read_back and confirming and extract_digits(read_back.group(1)) != number:
+        return f"No, it's {number[:3]} {number[3:6]} {number[6:]}."
+    return None
 
 
 def load_cases(path: Path) -> list[Case]:
