@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.dialog.backchannel import is_backchannel
 from agent.dialog.router import NUMBER_WORDS
 
 # A turn ending on one of these words is a sentence left hanging ("my name is", "and", "um").
@@ -73,6 +74,9 @@ def hangover(text: str, smart_turn_complete: bool, params: HangoverParams = Hang
         return Hangover(params.continuing_s, continuing)
     if text.strip().endswith("?"):
         return Hangover(min(params.question_s, params.incomplete_s), "question")
+    if is_backchannel(text):
+        # "Yes." to a read-back, "Okay." over the agent: nothing follows that the agent should wait for.
+        return Hangover(params.complete_s, "acknowledgement")
     if smart_turn_complete:
         return Hangover(params.complete_s, "smart_turn_complete")
     return Hangover(params.incomplete_s, "smart_turn_incomplete")

@@ -67,7 +67,7 @@ async def test_a_transcript_slower_than_a_second_still_ends_the_turn_with_its_wo
     frames = [*speech(), SleepFrame(sleep=1.5), *transcript("Yes."), SleepFrame(sleep=0.8)]
     said, ends = await turns(frames)
     # The turn ends on the transcript's arrival (before the 3 s timeout could end it), with its words.
-    assert [e["reason"] for e in ends] == ["smart_turn_complete"], ends
+    assert [e["reason"] for e in ends] == ["acknowledgement"], ends
     assert said == ["Yes."], said
 
 

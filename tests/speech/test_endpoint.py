@@ -21,6 +21,17 @@ class TestHangover:
         """A statement smart-turn judged unfinished waits the configured incomplete silence."""
         assert hangover("I'd like to book a cleaning", False, P).seconds == 1.0
 
+    def test_a_yes_or_an_okay_ends_at_once_even_if_smart_turn_is_unsure(self) -> None:
+        """Smart-turn often calls a lone "Okay." unfinished; an acknowledgement ends the turn at once anyway.
+
+        Measured: "Okay." said over the agent was judged incomplete in 3 of 6 calls, which held the
+        agent silent a second longer before it went on (1.3 s instead of 0.7 s).
+        """
+        for said in ("Okay.", "Yes.", "Uh-huh.", "Yeah, right."):
+            decision = hangover(said, False, P)
+            assert decision.seconds == 0.0 and decision.reason == "acknowledgement", said
+        assert hangover("Okay, so I wanted to ask", False, P).seconds == 1.0
+
     def test_a_part_read_phone_number_waits_longest_even_if_smart_turn_says_complete(self) -> None:
         """'my number is five five five' is going on: the caller is reading digits."""
         decision = hangover("My number is five five five.", True, P)
