@@ -433,6 +433,10 @@ class Router:
         if re.search(r"\b(never ?mind|cancel that|forget it)\b", text):
             self._draft = None
             return self._say("No problem, I won't take a message.", "message_cancelled")
+        if d.step in ("name", "spell") and (_QUESTION.match(text) or raw.strip().endswith("?")):
+            # Asked for a name, the caller asks something else instead: answer that, drop the message.
+            self._draft = None
+            return self._route(raw, text)
         if d.step == "spell":
             d.name, d.spelled = _respell(d.name, raw), True
         elif d.step == "name":

@@ -147,8 +147,19 @@ class TestMessages:
         r = Router(business)
         r.handle("I'd like to leave a message.")
         assert "spell" in r.handle("Tom 2.").text
-        assert "number" in r.handle("Uh, sorry, what was that?").text
+        assert "number" in r.handle("Uh, the usual spelling.").text
         assert r._draft is not None and r._draft.name == "Tom 2"
+
+    def test_a_question_instead_of_a_name_is_answered_and_the_message_dropped(
+        self, business: Business
+    ) -> None:
+        """Offered a message after a failed transfer, the caller asks the hours: that is no name."""
+        r = Router(business)
+        r.handle("Can I speak to someone about my bill?")
+        assert "your name" in r.resume_after_failed_transfer("Maria Lopez").text
+        reply = r.handle("Are you open on Sunday?")
+        assert reply.intent == "hours" and not r.expects_number, reply
+        assert "Thanks, Are" not in reply.text
 
     def test_doubtful_names_and_spelled_words(self) -> None:
         """Digits, number words and short common words make a name doubtful; letters make spelled words."""
