@@ -222,11 +222,9 @@ def _respell(name: str, said: str) -> str:
         if not 1 <= len(words) <= 2 or any(w in NUMBER_WORDS or w.isdigit() for w in words):
             return name
         spelled = [w.title() for w in words]
-    if len(spelled) == 1 and len(heard) >= 2:
-        return " ".join([*heard[:-1], spelled[0]])
     if len(spelled) == 1 and heard and not doubtful_name(heard[0]):
-        return f"{heard[0]} {spelled[0]}"
-    return " ".join(spelled)
+        return " ".join([*heard[:-1], spelled[0]] if len(heard) >= 2 else [heard[0], spelled[0]])
+    return " ".join(spelled)  # asked for the whole name (the first one was doubtful too): keep none of it
 
 
 def _weekday_mentions(text: str, today: dt.date) -> list[tuple[dt.date, str]]:

@@ -139,6 +139,13 @@ class TestMessages:
         assert isinstance(action, TakeMessage) and action.caller_name == "Ana Silva"
         assert action.callback_number == "6175550100"
 
+    def test_a_whole_name_spelled_as_one_run_replaces_a_doubtful_first_name(self, business: Business) -> None:
+        """ "On A" spelled back as one run of letters keeps nothing of the misheard name."""
+        r = Router(business)
+        r.handle("Please take a message. This is on a, my number is 617 555 0100.")
+        r.handle("A-N-A-S-I-L-D-A.")
+        assert r._draft is not None and r._draft.name == "Anasilda"
+
     def test_a_clear_name_is_not_spelled_and_a_name_is_spelled_at_most_once(self, business: Business) -> None:
         """ "Jane Doe" goes straight to the number; an unusable spelling keeps the name and moves on."""
         r = Router(business)
