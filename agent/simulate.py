@@ -110,6 +110,7 @@ class SimulationResult:
     clears: int
     marks_echoed: int
     greeting_text: str = ""
+    player_late_s: float = 0.0  # how far the simulated phone's playback ran behind its clock at worst
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly summary."""
@@ -154,6 +155,7 @@ class _Phone:
         self.last_media_at = 0.0
         self.played_out_at = 0.0
         self.sent_voiced_at = 0.0
+        self.player_late_s = 0.0  # the most this simulated phone's 20 ms play clock ran late (event-loop lag)
         self.turn: Turn | None = None
         self.collect: bytearray | None = None
         self.on_media: Any = None
@@ -202,6 +204,7 @@ class _Phone:
         t0 = time.monotonic()
         tick = 0
         while not self.closed.is_set():
+            self.player_late_s = max(self.player_late_s, time.monotonic() - (t0 + tick * FRAME_MS / 1000))
             take = bytes(self.buffer[:FRAME_BYTES])
             del self.buffer[:FRAME_BYTES]
             if take and not self.buffer:
@@ -426,6 +429,7 @@ async def place_call(
         heard_ulaw=bytes(phone.heard),
         clears=phone.clears,
         marks_echoed=phone.marks_echoed,
+        player_late_s=phone.player_late_s,
     )
 
 

@@ -168,15 +168,25 @@ async def test_the_recording_holds_both_sides_aligned_without_the_audio_a_barge_
     left, right = read_stereo(cfg.recordings_path / record.call.recording)
     heard = np.frombuffer(ulaw_decode(result.heard_ulaw), dtype="<i2")
     agent, caller, phone = voiced_blocks(right), voiced_blocks(left), voiced_blocks(heard)
+    # The simulated phone shares the test's event loop: when a loaded machine stalls that loop (0.6-0.8 s
+    # measured beside a CPU hog), its play clock runs late and audio is booked on its timeline off by up
+    # to that lag. The lag bounds how exactly the two clocks can agree, so it widens each tolerance.
+    lag = int(np.ceil(result.player_late_s * 100))  # in 10 ms blocks
+    why = f"phone clock late by up to {result.player_late_s * 1000:.0f} ms"
     # The greeting starts where the phone started playing it (10 ms blocks; the phone ticks every 20 ms).
-    assert abs(int(agent[0]) - int(phone[0])) <= 10, (agent[0], phone[0])
+    assert abs(int(agent[0]) - int(phone[0])) <= 10 + lag, (agent[0], phone[0], why)
     # The caller spoke 1.5 s after the greeting's first audio reached the phone (plus the WAV's lead-in).
-    assert 140 <= caller[0] - phone[0] <= 230, (caller[0], phone[0])
+    assert 140 - lag <= caller[0] - phone[0] <= 230 + lag, (caller[0], phone[0], why)
     # The greeting is cut: on both clocks its last sound is at the same moment, by the time the barge-in
     # was heard (it may fall in a pause between words just before the caller started).
     cut_rec = int(agent[agent < caller[0] + 150][-1])
     cut_phone = int(phone[phone < caller[0] + 150][-1])
-    assert cut_rec - caller[0] < 150 and abs(cut_rec - cut_phone) <= 15, (cut_rec, cut_phone, caller[0])
+    assert cut_rec - caller[0] < 150 and abs(cut_rec - cut_phone) <= 15 + lag, (
+        cut_rec,
+        cut_phone,
+        caller[0],
+        why,
+    )
     # What the clear dropped is not in the recording: silence on the right while the caller goes on.
     caller_end = int(caller[caller < caller[0] + 600][-1])
     assert caller_end - cut_rec > 150
