@@ -21,14 +21,13 @@ from agent.records.queries import CallRecord, get_call
 from agent.simulate import place_call
 from agent.voice.catalog import VoiceChoice, Voices, load_voices
 from agent.voice.pool import XttsPool
-from agent.voice.store import VoiceStore
 from agent.voice.xtts import Latents, compute_latents, load_xtts, stream
 from agent.voice.xtts_service import ClonedVoice
 from tests.calls.test_receptionist_calls import serve, wait_idle
 from tests.conftest import AUTH_TOKEN
 from tests.records.test_calls_recorded import cfg, one_call, reader  # noqa: F401 (fixtures)
 from tests.test_server import open_stream
-from tests.voice.tiny_xtts import build_tiny_xtts
+from tests.voice.tiny_xtts import build_tiny_xtts, store_voice
 
 pytestmark = [pytest.mark.models, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 CALLED = "+15550100002"  # the number every simulated call dials
@@ -51,18 +50,8 @@ def latents(xtts_dir: Path) -> Latents:
 @pytest.fixture
 def acme(cfg: Settings, latents: Latents, tmp_path: Path) -> Settings:  # noqa: F811
     """Settings whose voices/ holds the cloned voice "acme", chosen for the number the calls dial."""
-    for name in ("ref.wav", "consent.wav"):
-        (tmp_path / name).write_bytes(b"RIFF")
-    VoiceStore(tmp_path / "voices").add(
-        "acme",
-        references=[tmp_path / "ref.wav"],
-        consent={"speaker": "Jane Doe"},
-        consent_recording=tmp_path / "consent.wav",
-        latents=latents,
-        speaker="Jane Doe",
-        languages=["en"],
-    )
-    return replace(cfg, voices_dir=tmp_path / "voices", voices_by_number=json.dumps({CALLED: "acme"}))
+    voices = store_voice(tmp_path, latents, ["en"])
+    return replace(cfg, voices_dir=voices, voices_by_number=json.dumps({CALLED: "acme"}))
 
 
 def voice_events(record: CallRecord) -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ from structlog.testing import capture_logs
 from agent.config import EMBEDDED, ConfigError, Settings, load_settings
 from agent.voice.catalog import load_voices, make_tts
 from agent.voice.piper import PiperTTSService, load_piper
-from agent.voice.store import VoiceStore
 from agent.voice.xtts import Latents
 from agent.voice.xtts_service import XttsTTSService
+from tests.voice.tiny_xtts import store_voice
 
 NUMBER = "+15550100"
 
@@ -29,18 +29,7 @@ def piper() -> PiperVoice:
 @pytest.fixture
 def voices_dir(tmp_path: Path, tiny_latents: Latents) -> Path:
     """A voices/ directory holding one XTTS voice, "acme", that speaks English and Spanish."""
-    for name in ("ref.wav", "consent.wav"):
-        (tmp_path / name).write_bytes(b"RIFF")
-    VoiceStore(tmp_path / "voices").add(
-        "acme",
-        references=[tmp_path / "ref.wav"],
-        consent={"speaker": "Jane Doe"},
-        consent_recording=tmp_path / "consent.wav",
-        latents=tiny_latents,
-        speaker="Jane Doe",
-        languages=["en", "es"],
-    )
-    return tmp_path / "voices"
+    return store_voice(tmp_path, tiny_latents, ["en", "es"])
 
 
 def settings(voices_dir: Path, model_dir: Path | str, **kw: str) -> Settings:

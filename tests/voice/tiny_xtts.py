@@ -72,3 +72,21 @@ def build_tiny_xtts(out: Path, seed: int = 0) -> Path:
     torch.save({"model": model.state_dict(), "config": config.to_dict()}, out / "model.pth")
     config.save_json(str(out / "config.json"))
     return out
+
+
+def store_voice(root: Path, latents: Any, languages: list[str], name: str = "acme") -> Path:
+    """Add a cloned voice `name` with placeholder clips and the given latents under `root`/voices."""
+    from agent.voice.store import VoiceStore
+
+    for clip in ("ref.wav", "consent.wav"):
+        (root / clip).write_bytes(b"RIFF")
+    VoiceStore(root / "voices").add(
+        name,
+        references=[root / "ref.wav"],
+        consent={"speaker": "Jane Doe"},
+        consent_recording=root / "consent.wav",
+        latents=latents,
+        speaker="Jane Doe",
+        languages=languages,
+    )
+    return root / "voices"
