@@ -49,7 +49,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_drop(base, name))
+
+
+async def _drop(base: str, name: str, tries: int = 10) -> None:
+    """Drop a test database, waiting out a server process this role may not end (an autovacuum worker).
+
+    DROP … WITH (FORCE) ends the test's own connections, but a fresh-clone CI run once met a backend of
+    another role on the new database ("must be a member of the role whose process is being terminated").
+    """
+    import asyncpg
+
+    for attempt in range(tries):
+        try:
+            await _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (asyncpg.exceptions.InsufficientPrivilegeError, asyncpg.exceptions.ObjectInUseError):
+            if attempt == tries - 1:
+                raise
+            await asyncio.sleep(0.5)
 
 
 @pytest.fixture
