@@ -94,6 +94,34 @@ def _say(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.dialog.business import ProfileError, load_business
+    from agent.dialog.chat import clock_at, model_replier, run_chat
+    from agent.dialog.embed import load_encoder
+    from agent.dialog.router import Router
+
+    prompts = Path(args.prompts) if args.prompts else settings.prompts_dir
+    try:
+        business = load_business(prompts, args.business or settings.business)
+        clock = clock_at(business, args.at)
+    except ProfileError as exc:
+        print(f"profile error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"--at: {exc} (expected YYYY-MM-DDTHH:MM)", file=sys.stderr)
+        return 2
+    router = Router(business, clock=clock, encoder=load_encoder(settings.understanding_model))
+    replier = None
+
+    def reply_model(history: list[dict[str, str]]) -> str:
+        nonlocal replier
+        replier = replier or model_replier(settings, business)
+        return replier(history)
+
+    run_chat(router, sys.stdin, sys.stdout, reply_model, route_intents=not settings.uses_endpoint)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="agent", description=__doc__)
@@ -102,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     say = sub.add_parser("say", help="speak a line with the stock voice into a WAV (caller audio for tests)")
     say.add_argument("text")
     say.add_argument("-o", "--out", required=True, help="WAV file to write")
+    chat = sub.add_parser(
+        "chat", help="the dialog engine as text: caller lines on stdin (#5 presses 5), JSON lines out"
+    )
+    chat.add_argument(
+        "--business", default=None, help="profile name in prompts/businesses (default: BUSINESS)"
+    )
+    chat.add_argument("--prompts", default=None, help="the prompts folder (default: PROMPTS_DIR)")
+    chat.add_argument(
+        "--at", default=None, help="local time YYYY-MM-DDTHH:MM in the business's zone (default: now)"
+    )
     add_voices_parser(sub)
     records_cli.register(sub)
     console_cli.register(sub)
@@ -148,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "say":
         return _say(args, settings)
+    if args.command == "chat":
+        return _chat(args, settings)
     if args.command == "calls":
         return records_cli.run(args, settings)
     if args.command == "operators":

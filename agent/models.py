@@ -10,6 +10,7 @@ from faster_whisper import WhisperModel
 from piper import PiperVoice
 
 from agent.config import Settings
+from agent.dialog.embed import Encoder, load_encoder
 from agent.dialog.llm import LocalChatEngine, load_local_engine
 from agent.speech.scheduler import DecodeScheduler
 from agent.speech.stt import Engine
@@ -31,6 +32,7 @@ class Models:
     whisper_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper"))
     detail_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper-detail"))
     voices: Voices = field(default_factory=Voices)  # cloned voices and the XTTS pool (none: Piper only)
+    encoder: Encoder | None = None  # reads callers by meaning (none: the default one, loaded on first use)
 
     @property
     def stt(self) -> Engine:
@@ -60,6 +62,7 @@ def load_models(settings: Settings) -> Models:
     voices = load_voices(settings)
     t2 = time.perf_counter()
     llm = None if settings.uses_endpoint else load_local_engine(settings)
+    encoder = load_encoder(settings.understanding_model)
     t3 = time.perf_counter()
     log.info(
         "models_loaded",
@@ -68,4 +71,6 @@ def load_models(settings: Settings) -> Models:
         llm_s=round(t3 - t2, 2),
         llm="endpoint" if llm is None else "embedded",
     )
-    return Models(whisper=whisper, piper=piper, llm=llm, whisper_detail=detail, voices=voices)
+    return Models(
+        whisper=whisper, piper=piper, llm=llm, whisper_detail=detail, voices=voices, encoder=encoder
+    )

@@ -15,6 +15,7 @@ from agent.config import Settings
 from agent.console.app import mount_console
 from agent.console.auth import list_operators
 from agent.dialog.business import Directory, load_directory
+from agent.dialog.understanding import warm_understanding
 from agent.kube import DeletionCost
 from agent.metrics import METRICS_PATH, Metrics, authorized
 from agent.models import Models, load_models
@@ -281,6 +282,8 @@ async def _start(app: web.Application) -> None:
         await state.deletion_cost.start()
     if state.models is None:
         state.models = await asyncio.to_thread(load_models, s)
+    # Embed every profile's entries now, so no caller's first turn waits for it.
+    await asyncio.to_thread(warm_understanding, state.directory, state.models.encoder)
 
 
 async def _close_calls(app: web.Application) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from agent.dialog.router import EndCall, Reply, TakeMessage, Transfer, extract_digits
+from agent.dialog.actions import EndCall, Reply, TakeMessage, Transfer
+from agent.dialog.spoken import extract_digits
 
 UNKNOWN_MARKER = "don't have that information"
 MAX_REACTIONS = 3  # a caller corrects or spells at most this often in one call
@@ -71,6 +72,7 @@ class Outcome:
             self.transfers.append(reply.action.staff.name)
         elif isinstance(reply.action, TakeMessage):
             self.messages.append(vars(reply.action))
+            self.ended = self.ended or reply.action.end_call
         elif isinstance(reply.action, EndCall):
             self.ended = True
 

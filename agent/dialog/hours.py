@@ -103,7 +103,8 @@ def say_spans(spans: tuple[Span, ...]) -> str:
 def describe_day(hours: Hours, day: dt.date, label: str) -> str:
     """A sentence about one day, naming a holiday or exception where there is one."""
     spans, special = hours.spans_on(day)
-    note = f" for {special.name}" if special and special.name else ""
+    named = special and special.name and special.name.lower() not in label.lower()
+    note = f" for {special.name}" if special and named else ""
     if not spans:
         return f"We're closed {label}{note}."
     return f"{label[0].upper() + label[1:]}{note}, we're open {say_spans(spans)}."

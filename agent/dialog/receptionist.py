@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +26,13 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams
 
 from agent.calls.messages import MessageStore
+from agent.dialog.actions import Action, EndCall, Reply, TakeMessage, Transfer
 from agent.dialog.backchannel import is_backchannel
 from agent.dialog.business import Business
-from agent.dialog.hours import WEEKDAYS, describe_day, describe_now, describe_week
-from agent.dialog.router import Action, EndCall, Reply, Router, TakeMessage, Transfer, _next_weekday
+from agent.dialog.dates import mentioned_days
+from agent.dialog.embed import Encoder
+from agent.dialog.hours import describe_day, describe_now, describe_week
+from agent.dialog.router import Router
 from agent.telephony.control import CallControl
 
 log = structlog.get_logger(__name__)
@@ -84,11 +86,11 @@ def last_user_text(frame: LLMContextFrame) -> str:
 class Receptionist(FrameProcessor):
     """Sits between the user aggregator and the LLM; answers what the profile answers, runs actions."""
 
-    def __init__(self, call: CallContext, route_intents: bool) -> None:
+    def __init__(self, call: CallContext, route_intents: bool, encoder: Encoder | None = None) -> None:
         """`route_intents` routes core intents before the model (the embedded default)."""
         super().__init__(name="receptionist")
         self.call = call
-        self.router = Router(call.business)
+        self.router = Router(call.business, encoder=encoder)
         self.route_intents = route_intents
         self.outcome = Outcome()
         self._silence_task: asyncio.Task[None] | None = None
@@ -147,7 +149,7 @@ class Receptionist(FrameProcessor):
             return
         if isinstance(frame, LLMContextFrame) and self.route_intents:
             utterance = last_user_text(frame)
-            reply = self.router.handle(utterance)
+            reply = await asyncio.to_thread(self.router.handle, utterance)  # the encoder runs there
             self._routed()
             log.info(
                 "intent", intent=reply.intent, action=type(reply.action).__name__ if reply.action else None
@@ -204,6 +206,9 @@ class Receptionist(FrameProcessor):
     async def _act(self, action: Action, utterances_before: int) -> None:
         if isinstance(action, TakeMessage):
             await self.store_message(action)
+            if action.end_call:
+                await self.call.wait_spoken(utterances_before)
+                await self.hang_up()
         elif isinstance(action, Transfer):
             await self.call.wait_spoken(utterances_before)
             await self.transfer(action.staff.name, action.staff.number)
@@ -314,13 +319,9 @@ class Receptionist(FrameProcessor):
         async def business_hours(params: FunctionCallParams) -> None:
             day = str(params.arguments.get("day") or "").lower()
             self.call.note("tool", {"name": "hours", "tool": "business_hours", "day": day})
-            today = b.now().date()
-            if day in WEEKDAYS:
-                d, label = _next_weekday(today, day)
-                text = describe_day(b.hours, d, label)
-            elif day in ("today", "tomorrow"):
-                offset = 0 if day == "today" else 1
-                text = describe_day(b.hours, today + dt.timedelta(days=offset), day)
+            days = mentioned_days(day, b.now().date(), b.hours)
+            if days:
+                text = " ".join(describe_day(b.hours, d.date, d.label) for d in days)
             else:
                 text = f"Regular hours: {describe_week(b.hours)}"
             await params.result_callback({"hours": text})
@@ -358,9 +359,9 @@ class Receptionist(FrameProcessor):
         return [
             FunctionSchema(
                 "business_hours",
-                "Opening hours for a weekday, today or tomorrow, computed "
-                "from the business profile in its time zone.",
-                {"day": {"type": "string", "description": "weekday name, today or tomorrow"}},
+                "Opening hours for a day (a weekday, today, tomorrow, a date or a holiday's name), "
+                "computed from the business profile in its time zone.",
+                {"day": {"type": "string", "description": "a weekday, today, tomorrow, a date or a holiday"}},
                 [],
                 handler=business_hours,
             ),

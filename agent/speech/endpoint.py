@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from agent.dialog.backchannel import is_backchannel
-from agent.dialog.router import NUMBER_WORDS
+from agent.dialog.spoken import NUMBER_WORDS
 
 # A turn ending on one of these words is a sentence left hanging ("my name is", "and", "um").
 HANGING_WORDS = frozenset(

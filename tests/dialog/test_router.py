@@ -6,19 +6,11 @@ import datetime as dt
 
 import pytest
 
+from agent.dialog.actions import EndCall, TakeMessage, Transfer
 from agent.dialog.business import Business, load_business
 from agent.dialog.grounding import FALLBACK, make_guard, ungrounded_claims
-from agent.dialog.router import (
-    EndCall,
-    Router,
-    TakeMessage,
-    Transfer,
-    doubtful_name,
-    extract_digits,
-    repair_number,
-    say_digits,
-    spelled_words,
-)
+from agent.dialog.router import Router
+from agent.dialog.spoken import doubtful_name, extract_digits, repair_number, say_digits, spelled_words
 from benchmarks.receptionist_eval import CASES, evaluate_text, load_cases
 from tests.conftest import REPO
 
@@ -35,10 +27,10 @@ def router_at(business: Business, *when: int) -> Router:
 
 class TestIntents:
     def test_hours_for_a_named_day_come_from_the_profile(self, business: Business) -> None:
-        """'What time do you open on Saturday?' gets Saturday's hours, then an offer of more help."""
+        """'What time do you open on Saturday?' gets Saturday's opening time, then an offer of more help."""
         reply = router_at(business, 2026, 11, 27, 10).handle("What time do you open on Saturday?")
         assert reply.intent == "hours"
-        assert reply.text.startswith("On Saturday, we're open from 9 AM to 1 PM.")
+        assert reply.text.startswith("On Saturday, we open at 9 AM.")
 
     def test_open_now_uses_the_business_time_zone(self, business: Business) -> None:
         """Friday 4 PM in Portland is after Friday's 3 PM close: closed, reopening Saturday."""

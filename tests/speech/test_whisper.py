@@ -40,7 +40,7 @@ def test_embedded_base_model_is_assembled_once(tmp_path: Path) -> None:
 
 def test_detail_model_hears_a_phone_number_in_full(models: Models, tmp_path: Path) -> None:
     """The detail model (Whisper base) transcribes a spoken number with every digit."""
-    from agent.dialog.router import extract_digits
+    from agent.dialog.spoken import extract_digits
     from agent.voice.piper import write_wav
 
     assert models.whisper_detail is not None

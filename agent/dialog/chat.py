@@ -1,0 +1,125 @@
+"""`agent chat`: the call's dialog engine as text, one JSON line out per caller line in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+from agent.config import Settings
+from agent.dialog.actions import EndCall, Reply, TakeMessage, Transfer
+from agent.dialog.business import Business
+from agent.dialog.grounding import make_guard
+from agent.dialog.router import Router
+
+MAX_REPLY_WORDS = 60  # a phone caller can't skim: the model's free replies are cut to this
+
+
+def action_json(reply: Reply) -> dict[str, Any] | None:
+    """A reply's action in `agent chat`'s stable JSON shape."""
+    a = reply.action
+    if isinstance(a, Transfer):
+        return {"type": "transfer", "to": a.staff.name}
+    if isinstance(a, EndCall):
+        return {"type": "end_call"}
+    if isinstance(a, TakeMessage):
+        out: dict[str, Any] = {
+            "type": "message",
+            "caller_name": a.caller_name,
+            "callback_number": a.callback_number,
+            "recipient": a.recipient,
+            "urgent": a.urgent,
+            "text": a.message,
+        }
+        if a.end_call:
+            out["end_call"] = True
+        return out
+    return None
+
+
+def phone_length(text: str) -> str:
+    """Cut a free reply to whole sentences within MAX_REPLY_WORDS words."""
+    words = text.split()
+    if len(words) <= MAX_REPLY_WORDS:
+        return text.strip()
+    cut = " ".join(words[:MAX_REPLY_WORDS])
+    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    return cut[: end + 1] if end > 0 else cut + "…"
+
+
+def model_replier(settings: Settings, business: Business) -> Callable[[list[dict[str, str]]], str]:
+    """The configured free-reply model (an OpenAI-compatible endpoint, or the embedded one), grounded."""
+    guard = make_guard(business.system_prompt)
+    system = {"role": "system", "content": business.system_prompt}
+    if settings.uses_endpoint:
+        from openai import OpenAI
+
+        client = OpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none")
+
+        def endpoint(history: list[dict[str, str]]) -> str:
+            response = client.chat.completions.create(
+                model=settings.llm_model or "default",
+                messages=[system, *history],  # type: ignore[list-item]
+                max_tokens=settings.llm_max_tokens,
+            )
+            return guard(phone_length(response.choices[0].message.content or ""))
+
+        return endpoint
+    import threading
+
+    from agent.dialog.llm import load_local_engine
+
+    engine = load_local_engine(settings)
+
+    def local(history: list[dict[str, str]]) -> str:
+        text = "".join(engine.stream([system, *history], settings.llm_max_tokens, threading.Event()))
+        return guard(phone_length(text))
+
+    return local
+
+
+def run_chat(
+    router: Router,
+    lines: Iterable[str],
+    out: TextIO,
+    reply_model: Callable[[list[dict[str, str]]], str] | None = None,
+    route_intents: bool = True,
+) -> int:
+    """Feed caller lines (`#5` presses key 5) to the router; write one JSON line each. Returns turns.
+
+    Without `route_intents` (an endpoint model is configured) every spoken line goes to the model, as on
+    a call.
+    """
+    history: list[dict[str, str]] = []
+    turns = 0
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        turns += 1
+        if line.startswith("#") and len(line) == 2:
+            reply = router.handle_key(line[1]) or Reply("", "key_ignored")
+        elif route_intents:
+            reply = router.handle(line)
+        else:
+            reply = Reply("", "chat", use_model=True)
+        text = reply.text or reply.nudge
+        if reply.use_model:
+            text = reply_model([*history, {"role": "user", "content": line}]) if reply_model else ""
+        history += [{"role": "user", "content": line}, {"role": "assistant", "content": text}]
+        out.write(json.dumps({"reply": text, "intent": reply.intent, "action": action_json(reply)}) + "\n")
+        out.flush()
+        if isinstance(reply.action, (EndCall, Transfer)):
+            break
+        if isinstance(reply.action, TakeMessage) and reply.action.end_call:
+            break
+    return turns
+
+
+def clock_at(business: Business, at: str | None) -> Callable[[], dt.datetime] | None:
+    """A fixed clock at local time `at` (YYYY-MM-DDTHH:MM) in the business's zone, or None for now."""
+    if not at:
+        return None
+    moment = dt.datetime.fromisoformat(at).replace(tzinfo=business.timezone)
+    return lambda: moment

@@ -1,0 +1,198 @@
+"""What callers say: example phrasings per intent for matching by meaning, and exact word patterns (pure)."""
+
+from __future__ import annotations
+
+import re
+
+# Example phrasings, trade-neutral: a caller turn is read by its nearest examples in embedding space.
+# The business profile adds its own examples (services, FAQ, staff topics, address) at load time.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "hours": (
+        "what are your hours",
+        "what time do you open",
+        "what time do you close",
+        "when are you open",
+        "how late are you open",
+        "are you open on the weekend",
+        "are you open today",
+        "are you open right now",
+        "what are your opening times",
+        "until what time are you there",
+        "when do you guys shut",
+        "are you closed on the holiday",
+        "what days are you open",
+        "is anyone there in the evenings",
+        "are you working on saturday",
+    ),
+    "address": (
+        "where are you located",
+        "what's your address",
+        "how do I get to you",
+        "can you give me directions",
+        "where do I park",
+        "is there parking",
+        "what floor are you on",
+        "which street is the office on",
+        "where exactly is your shop",
+        "what's the nearest landmark",
+        "what town are you in",
+    ),
+    "booking": (
+        "I'd like to make an appointment",
+        "can I book a visit",
+        "I need to schedule someone to come out",
+        "I want to reschedule my appointment",
+        "I need to cancel my appointment",
+        "do you have any openings this week",
+        "can I get on the schedule",
+        "I'd like to come in for a visit",
+        "can you fit me in",
+        "when's the earliest you could see me",
+        "I need to move my booking",
+    ),
+    "transfer": (
+        "can I speak to someone",
+        "let me talk to a real person",
+        "can you put me through to the manager",
+        "I need to speak with a human",
+        "transfer me please",
+        "is the owner around",
+        "can I talk to someone about my bill",
+        "connect me with the office",
+        "I'd like to speak to somebody in charge",
+        "operator",
+        "representative",
+    ),
+    "message": (
+        "can I leave a message",
+        "please have them call me back",
+        "could you take a message",
+        "I'd like someone to call me back",
+        "tell her I called",
+        "can you pass a message on",
+        "a message please",
+        "just have somebody ring me",
+        "I want to leave my number for a callback",
+    ),
+    "goodbye": (
+        "that's all, thanks, bye",
+        "no, that's everything",
+        "I'm all set, thank you",
+        "goodbye",
+        "okay thanks, have a good day",
+        "that's all I needed",
+        "nope, nothing else",
+        "great, thanks so much, bye bye",
+        "I think that covers it",
+        "that answers my question, thanks",
+    ),
+    "question": (
+        "how much does it cost",
+        "what are your prices",
+        "what do you charge",
+        "do you offer that service",
+        "what services do you have",
+        "do you do that",
+        "can I pay with a card",
+        "do you take insurance",
+        "do you accept",
+        "is it possible to",
+        "what's your policy on",
+    ),
+    "hello": (
+        "hi",
+        "hello",
+        "hey there",
+        "good morning",
+        "hi, how are you",
+        "yes hello, is this the right number",
+    ),
+    "thanks": ("thank you", "thanks a lot", "okay, great", "perfect, thanks", "got it, thank you"),
+    "start_over": ("start over", "let's start again", "can we start from the beginning", "let me start over"),
+}
+# Asking what's on offer as a whole: the list, not one service.
+SERVICE_LIST = re.compile(
+    r"\b(what|which) (kinds? of |sorts? of |types? of )?(services|treatments|things|work|jobs)\b|"
+    r"\bwhat (all )?do you (guys |folks )?(do|offer|provide)\b|\bprice list\b|\bmenu\b|"
+    r"\bwhat are your prices\b"
+)
+YES = re.compile(
+    r"\b(yes|yeah|yep|yup|ya|correct|right|sure|exactly|absolutely|ok|okay|please do|it is|go ahead)\b"
+)
+NO = re.compile(r"\b(no|nope|nah|not|wrong|incorrect|isn't|isnt|don't|dont)\b")
+BYE = re.compile(
+    r"\b(bye|goodbye|good bye|bye bye|that's all|that is all|that's it|that is it|nothing else|"
+    r"that'll be all|that will be all|all set|i'm set|i'm good|no thanks|no thank you|"
+    r"have a (good|great|nice) (day|one|night)|"
+    r"hang up|that's everything|that's all i needed|talk to you later|take care)\b"
+)
+NOT_BYE = re.compile(r"\b(but|and also|also|one more|another question|before you go|wait)\b")
+MESSAGE = re.compile(
+    r"\b(leave|take|pass on|pass along|give \w+|send \w+) (a |my |her |him |them )?(quick )?message\b|"
+    r"\bcall me back\b|\bcall back\b|\bcallback\b|"
+    r"\bhave (him|her|them|someone|somebody|\w+) (call|ring|phone)\b|"
+    r"\bget back to me\b|\bvoicemail\b|^(a )?message( please)?$"
+)
+CANCEL = re.compile(r"\b(never ?mind|cancel that|forget (it|that|about it)|scratch that|don't bother)\b")
+START_OVER = re.compile(
+    r"\b(start over|start again|from the (top|beginning)|begin again|let me start over)\b"
+)
+# A question about a staff member, not a request to reach them.
+ABOUT_PERSON = re.compile(
+    r"\b(good|any good|nice|experienced|qualified|who is|who's|what does|how long has)\b"
+)
+# "Is Maria in?", "is Dana Wu available": asked of a staff member's name, a request to reach them.
+AVAILABLE = re.compile(
+    r"^(\w+ )*?is \w+( \w+)? (there|around|available|free|in)( today| now| at the moment)?$"
+)
+# "I have a question about…", "I'm calling about…": the topic says whom to reach.
+CALLING_ABOUT = re.compile(
+    r"\b(question|calling|call|problem|issue|query|concern) (about|regarding|with|on)\b"
+)
+PERSON = re.compile(
+    r"\b(speak|talk|chat) (to|with)\b|\bconnect me\b|\btransfer\b|\bput me through\b|"
+    r"\b(a|an actual|a real|real|live) (person|human|someone|somebody)\b|\bhuman\b|\brepresentative\b|"
+    r"\boperator\b|\bget me\b|\bcan i get (the|your)\b|"
+    r"\bis (anyone|anybody|someone|somebody|he|she|they) (there|around|available|in|free)\b"
+)
+OPEN_NOW = re.compile(
+    r"\b(open|closed) (right )?now\b|\bstill open\b|\bopen at the moment\b|\bopen currently\b|"
+    r"\bcurrently open\b|\bopen right now\b|"
+    r"\b(are|r) (you|ya) (guys |folks )?(still )?open\b(?!.*\b(on|at|this|tomorrow|next)\b)"
+)
+CLOSING_TIME = re.compile(
+    r"\b(close|closing|shut|last appointment|how late|until what time|till what time|open (till|until|til))\b"
+)
+OPENING_TIME = re.compile(r"\b(open|opening|start|what time do you (guys )?get in)\b")
+HOURS_WORDS = re.compile(
+    r"\bhours\b|\bopen\b|\bopening\b|\bclose\b|\bclosing\b|\bclosed\b|\bwhat time\b|\bhow late\b|"
+    r"\bwhen do you\b|\bwhen are you\b|\bschedule\b|\bshut\b|\baround\b|\bworking\b|\bwork on\b|\bthere on\b|"
+    r"\bin on\b|\bavailable on\b"
+)
+PRICE = re.compile(
+    r"\bhow much\b|\bprices?\b|\bpricing\b|\bcosts?\b|\bcharge\b|\bfees?\b|\brates?\b|\bquote\b"
+)
+HELLO = re.compile(
+    r"^(hi|hello|hey|good (morning|afternoon|evening)|hiya|howdy|yes hello|hello hello)( there)?$"
+)
+SMALLTALK = re.compile(r"\bhow are you\b|\bhow's it going\b|\bhow is it going\b|\bhow are things\b")
+QUESTION = re.compile(
+    r"^(um |uh |so |and |oh |hi |hey |yeah |okay |ok |well )*"
+    r"(do|does|did|can|could|will|would|is|are|was|were|"
+    r"what|what's|whats|when|where|who|whom|which|why|how|should|have|has|any|you)\b"
+)
+BOOKING = re.compile(
+    r"\b(appointment|book|booking|schedule|reschedule|fit (me|us|them|him|her) in|be seen|"
+    r"get (me|us|them|him|her|someone|somebody|a \w+) (in|out|over)|come (out|look|take a look)|"
+    r"send (someone|somebody|a \w+)|move (my|the|it)|push (it|my|the)|earliest|get in|come in for|"
+    r"anything (open|available)|openings?|availability|slots?|any spots?|next available)\b"
+)
+# Words that are strong evidence for a generic intent wherever they are said.
+INTENT_WORDS = {
+    "hours": re.compile(r"\bhours\b|\bopen (till|until|til)\b|\bwhat time do you\b|\bhow late\b"),
+    "address": re.compile(
+        r"\baddress\b|\bstreet\b|\blocated\b|\blocation\b|\bdirections?\b|\bpark(ing)?\b|\bunit\b|"
+        r"\bfloor\b|\bcross street\b|\blandmark\b|\bnear you\b|\bfind you\b|\bwhere are you\b"
+    ),
+}
+URGENT = re.compile(r"\b(urgent|emergency|asap|as soon as possible|right away|immediately)\b")

@@ -1,0 +1,185 @@
+"""Read a caller turn by meaning: nearest intents and profile entries in sentence-embedding space (pure)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.dialog.business import Business, Directory
+from agent.dialog.embed import Encoder, Vectors, load_encoder
+from agent.dialog.phrases import EXAMPLES, INTENT_WORDS
+
+KEYWORD_BOOST = 0.25  # a profile keyword said as a whole word: strong evidence for its entry
+NAME_BOOST = 0.3  # a staff member's name said
+_PLACE_WORDS = {"street", "avenue", "road", "unit", "suite", "floor", "parkway", "drive", "lane", "boulevard"}
+BOOKING_WORDS = {"appointment", "appointments", "book", "booking", "schedule", "reschedule", "cancel"}
+
+
+@dataclass(frozen=True)
+class Sense:
+    """One thing a caller can mean: an intent, and for profile entries which one (a name or question)."""
+
+    intent: str
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A caller turn's senses, best first, with their scores (cosine similarity plus keyword evidence)."""
+
+    ranked: tuple[tuple[Sense, float], ...]
+    cosine: dict[Sense, float]
+    evidence: frozenset[Sense]  # senses a keyword of their own was said for
+
+    def sure(self, sense: Sense, strong: float, floor: float) -> bool:
+        """Whether a sense is well supported: a strong match by meaning, or a keyword and a fair match."""
+        score = dict(self.ranked).get(sense, -1.0)
+        return self.cosine.get(sense, -1.0) >= strong or (sense in self.evidence and score >= floor)
+
+    @property
+    def best(self) -> Sense:
+        """The most likely sense."""
+        return self.ranked[0][0]
+
+    @property
+    def score(self) -> float:
+        """The best sense's score."""
+        return self.ranked[0][1]
+
+    def top(self, intent: str) -> tuple[Sense, float] | None:
+        """The best-scoring sense with this intent, if any."""
+        return next(((s, v) for s, v in self.ranked if s.intent == intent), None)
+
+    def runner_up(self) -> tuple[Sense, float] | None:
+        """The best sense that is not the best one's entry."""
+        return next(((s, v) for s, v in self.ranked[1:] if s != self.best), None)
+
+
+def _words(text: str) -> str:
+    """The text's words, then each pair of neighbours joined ("check ups" also as "checkups")."""
+    words = re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
+    joined = [a + b for a, b in itertools.pairwise(words)]
+    return " " + " ".join(words) + " | " + " ".join(joined) + " "
+
+
+def profile_examples(b: Business) -> list[tuple[Sense, str]]:
+    """Example phrasings the profile itself supplies: each service, FAQ entry, staff topic, the address."""
+    out: list[tuple[Sense, str]] = []
+    for s in b.services:
+        sense = Sense("service", s.name)
+        out += [
+            (sense, s.name),
+            (sense, f"how much is {s.name.lower()}"),
+            (sense, f"do you do {s.name.lower()}"),
+        ]
+        out += [(sense, k) for k in s.keywords]
+        if s.description:
+            out.append((sense, s.description))
+    for f in b.faq:
+        sense = Sense("faq", f.question)
+        out += [(sense, f.question), (sense, f.answer.split(". ")[0])]
+        out += [(sense, k) for k in f.keywords]
+    for st in b.staff:
+        books = bool(BOOKING_WORDS & set(st.takes))
+        sense = Sense("transfer", st.name)
+        out.append((sense, f"a question for the {st.role}"))  # names are matched as words, not by meaning
+        out += [
+            (Sense("booking", st.name) if t in BOOKING_WORDS else sense, f"about my {t}") for t in st.takes
+        ]
+        if books:
+            out.append((Sense("booking", st.name), "I need an appointment"))
+    for text in (b.address, *re.split(r"(?<=[.!?])\s+", b.directions)):
+        if text.strip():
+            out.append((Sense("address"), text.strip()))
+    return out
+
+
+@dataclass
+class _Index:
+    senses: list[Sense]
+    vectors: Vectors
+
+
+_GENERIC: dict[str, _Index] = {}
+_PROFILES: dict[tuple[str, str], _Index] = {}
+_LOCK = threading.Lock()
+
+
+def _generic_index(encoder: Encoder) -> _Index:
+    with _LOCK:
+        if encoder.name not in _GENERIC:
+            pairs = [(Sense(intent), text) for intent, texts in EXAMPLES.items() for text in texts]
+            _GENERIC[encoder.name] = _Index([s for s, _ in pairs], encoder.encode([t for _, t in pairs]))
+        return _GENERIC[encoder.name]
+
+
+def _profile_index(encoder: Encoder, b: Business) -> _Index:
+    pairs = profile_examples(b)
+    key = (encoder.name, repr([(s, t) for s, t in pairs]))
+    with _LOCK:
+        if key not in _PROFILES:
+            _PROFILES[key] = _Index([s for s, _ in pairs], encoder.encode([t for _, t in pairs]))
+        return _PROFILES[key]
+
+
+@dataclass
+class Understanding:
+    """Matches caller turns against generic intents and one business profile's own entries."""
+
+    business: Business
+    encoder: Encoder
+
+    def __post_init__(self) -> None:
+        generic, profile = _generic_index(self.encoder), _profile_index(self.encoder, self.business)
+        self._senses = generic.senses + profile.senses
+        self._vectors = np.vstack([generic.vectors, profile.vectors])
+        self._keywords = self._keyword_table()
+
+    def _keyword_table(self) -> list[tuple[str, Sense, float]]:
+        b = self.business
+        table: list[tuple[str, Sense, float]] = []
+        for s in b.services:
+            table += [(k, Sense("service", s.name), KEYWORD_BOOST) for k in (*s.keywords, s.name.lower())]
+        for f in b.faq:
+            table += [(k, Sense("faq", f.question), KEYWORD_BOOST) for k in f.keywords]
+        for st in b.staff:
+            for t in st.takes:
+                intent = "booking" if t in BOOKING_WORDS else "transfer"
+                table.append((t, Sense(intent, st.name), KEYWORD_BOOST))
+            parts = [p for p in re.sub(r"[^a-z ]", " ", st.name.lower()).split() if p not in {"dr", "the"}]
+            table += [(p, Sense("transfer", st.name), NAME_BOOST) for p in parts if len(p) > 2]
+        place = re.sub(r"[^a-z ]", " ", b.address.lower()).split()
+        table += [(w, Sense("address"), KEYWORD_BOOST) for w in place if len(w) > 3 and w not in _PLACE_WORDS]
+        return table
+
+    def read(self, text: str) -> Reading:
+        """Score every sense for one caller turn (blocking: runs the encoder)."""
+        vector = self.encoder.encode([text])[0]
+        sims = self._vectors @ vector
+        best: dict[Sense, float] = {}
+        for sense, sim in zip(self._senses, sims.tolist(), strict=True):
+            if sim > best.get(sense, -1.0):
+                best[sense] = sim
+        cosine = dict(best)
+        words = _words(text)
+        boosts: dict[Sense, float] = {}
+        for keyword, sense, boost in self._keywords:
+            if re.search(rf"\b{re.escape(keyword.replace('-', ' '))}s?\b", words) and sense in best:
+                boosts[sense] = max(boosts.get(sense, 0.0), boost)
+        for intent, pattern in INTENT_WORDS.items():
+            if pattern.search(words):
+                boosts[Sense(intent)] = KEYWORD_BOOST
+        for sense, boost in boosts.items():
+            best[sense] = best.get(sense, 0.0) + boost
+        ranked = tuple(sorted(best.items(), key=lambda kv: -kv[1]))
+        return Reading(ranked, cosine, frozenset(boosts))
+
+
+def warm_understanding(directory: Directory, encoder: Encoder | None) -> None:
+    """Embed every business's profile entries ahead of the first call (blocking)."""
+    for business in directory.businesses.values():
+        Understanding(business, encoder or load_encoder())
