@@ -13,7 +13,7 @@ from agent.dialog.business import Business, load_business
 from agent.dialog.caller_eval import CallerCase, SplitReport, load_caller_cases, play, score_case
 from agent.dialog.embed import load_encoder
 from agent.dialog.router import Router
-from agent.dialog.understanding import Understanding
+from agent.dialog.understanding import Thresholds, Understanding
 from benchmarks.report import write_section
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,7 +23,10 @@ SECTION_END = "<!-- understanding-eval:end -->"
 
 
 def run_split(
-    cases: list[CallerCase], encoder_spec: str = "minilm", prompts: Path = REPO / "prompts"
+    cases: list[CallerCase],
+    encoder_spec: str = "minilm",
+    prompts: Path = REPO / "prompts",
+    calibration: Thresholds | None = None,
 ) -> SplitReport:
     """Play every case through a fresh router (with the named encoder) and score it."""
     encoder = load_encoder(encoder_spec)
@@ -33,7 +36,7 @@ def run_split(
     for case in cases:
         if case.business not in businesses:
             businesses[case.business] = b = load_business(prompts, case.business)
-            understandings[case.business] = Understanding(b, encoder)
+            understandings[case.business] = Understanding(b, encoder, calibration)
         b = businesses[case.business]
         now = case.moment(b.timezone)
         router = Router(b, clock=lambda now=now: now, understanding=understandings[case.business])
@@ -68,7 +71,12 @@ def main() -> None:
     print("\n".join(lines))
     if args.out:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        write_section(args.out, SECTION_START, SECTION_END, [f"Run {stamp}.", "", *lines])
+        write_section(
+            args.out,
+            SECTION_START,
+            SECTION_END,
+            "\n".join([SECTION_START, f"Run {stamp}.", "", *lines, SECTION_END]) + "\n",
+        )
 
 
 if __name__ == "__main__":

@@ -89,9 +89,8 @@ class BertEncoder:
             def lin(t: Vectors, name: str, p: str = p) -> Vectors:
                 return (t @ w[p + name + ".weight"] + w[p + name + ".bias"]).astype(np.float32)
 
-            q = lin(x, "attention.self.query").reshape(n, heads, hd).transpose(1, 0, 2)
-            k = lin(x, "attention.self.key").reshape(n, heads, hd).transpose(1, 2, 0)
-            v = lin(x, "attention.self.value").reshape(n, heads, hd).transpose(1, 0, 2)
+            qkv = lin(x, "attention.self.qkv").reshape(n, 3, heads, hd)
+            q, k, v = qkv[:, 0].transpose(1, 0, 2), qkv[:, 1].transpose(1, 2, 0), qkv[:, 2].transpose(1, 0, 2)
             scores = (q @ k) * np.float32(hd**-0.5)
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
@@ -117,6 +116,7 @@ def _bert_from_files(name: str, read: dict[str, bytes]) -> BertEncoder:
     from safetensors.numpy import load as load_safetensors
     from tokenizers import Tokenizer
 
+    config = json.loads(read["config.json"])
     # Copies, transposed to (in, out) for linear layers: arrays viewing the file's bytes may be unaligned,
     # which sends numpy's matrix products down a path ten times slower.
     # Subnormal weights (MiniLM has some) are flushed to zero: they make every product several times slower.
@@ -127,7 +127,11 @@ def _bert_from_files(name: str, read: dict[str, bytes]) -> BertEncoder:
         )
         v[np.abs(v) < np.finfo(np.float32).tiny] = 0.0
         weights[k] = np.ascontiguousarray(v)
-    config = json.loads(read["config.json"])
+    for i in range(int(str(config["num_hidden_layers"]))):  # one product for query, key and value
+        p = f"encoder.layer.{i}.attention.self."
+        for part in ("weight", "bias"):
+            fused = [weights[f"{p}{name}.{part}"] for name in ("query", "key", "value")]
+            weights[f"{p}qkv.{part}"] = np.ascontiguousarray(np.concatenate(fused, axis=-1))
     tokenizer = Tokenizer.from_str(read["tokenizer.json"].decode())
     tokenizer.no_padding()
     tokenizer.enable_truncation(MAX_TOKENS)

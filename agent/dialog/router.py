@@ -35,17 +35,12 @@ from agent.dialog.phrases import (
     YES,
 )
 from agent.dialog.spoken import normalise
-from agent.dialog.understanding import BOOKING_WORDS, Reading, Sense, Understanding
+from agent.dialog.understanding import BOOKING_WORDS, Reading, Sense, Thresholds, Understanding
 
 UNKNOWN = (
     "I'm sorry, I don't have that information. I can take a message, or connect you with someone who "
     "can help. Which would you prefer?"
 )
-# Calibrated on the dev split (benchmarks/understanding/dev.yaml) with the default encoder.
-MIN_SCORE = 0.4  # below this nothing the profile holds was asked about
-STRONG = 0.55  # a match by meaning alone this close needs no keyword to back it
-CLARIFY_MARGIN = 0.02  # two different readings closer than this: ask which one was meant
-CLARIFY_MIN = 0.55  # ...when both are at least this good
 
 
 @dataclass
@@ -69,6 +64,10 @@ class Router:
         if self.understanding is None:
             self.understanding = Understanding(self.business, self.encoder or load_encoder())
         return self.understanding
+
+    @property
+    def _t(self) -> Thresholds:
+        return self.reader().thresholds
 
     @property
     def expects_details(self) -> bool:
@@ -151,7 +150,7 @@ class Router:
             chosen = self._resolve_clarify(reading, text)
             if chosen is not None:
                 return self._answer(chosen, raw, text, reading)
-        sure = [(s, v) for s, v in reading.ranked if reading.sure(s, STRONG, MIN_SCORE)]
+        sure = [(s, v) for s, v in reading.ranked if reading.sure(s, self._t.strong, self._t.min_score)]
         faq = next((s for s, _ in sure if s.intent == "faq" and s in reading.evidence), None)
         if BOOKING.search(text) and not PRICE.search(text) and faq is None:
             return self._answer(Sense("booking", self._booking_ref(reading)), raw, text, reading)
@@ -175,8 +174,8 @@ class Router:
                 rival = None
         if (
             rival is not None
-            and score - rival[1] < CLARIFY_MARGIN
-            and rival[1] >= CLARIFY_MIN
+            and score - rival[1] < self._t.clarify_margin
+            and rival[1] >= self._t.clarify_min
             and self._distinct(best, rival[0])
         ):
             self._clarify = (best, rival[0])
@@ -190,7 +189,7 @@ class Router:
         self._clarify = ()
         intent = sense.intent
         if intent == "question":
-            entry = self._entry(reading, ("service", "faq"), MIN_SCORE)
+            entry = self._entry(reading, ("service", "faq"), self._t.min_score)
             if entry is None:
                 return self._fallback(raw, text)
             sense, intent = entry, entry.intent
@@ -272,11 +271,11 @@ class Router:
             return True  # "and on Saturday?" after an answer about hours
         if HOURS_WORDS.search(text):
             return True
-        entry = self._entry(reading, ("faq", "service"), MIN_SCORE)
+        entry = self._entry(reading, ("faq", "service"), self._t.min_score)
         if entry is not None and entry in reading.evidence:
             return False  # "can I drop in on Saturday?": the profile's own entry (walk-ins) answers it
         hours = reading.top("hours")
-        return hours is not None and hours[1] >= MIN_SCORE
+        return hours is not None and hours[1] >= self._t.min_score
 
     @staticmethod
     def _entry(reading: Reading, intents: tuple[str, ...], floor: float) -> Sense | None:
@@ -321,7 +320,7 @@ class Router:
         ranked = sorted(options, key=lambda s: -scores.get(s, -1.0))
         if YES.search(text) and len(text.split()) <= 2:
             return options[0]
-        return ranked[0] if scores.get(ranked[0], -1.0) >= MIN_SCORE else None
+        return ranked[0] if scores.get(ranked[0], -1.0) >= self._t.min_score else None
 
     def _say(self, text: str, intent: str, follow: bool = True) -> Reply:
         return Reply(f"{text} {ANYTHING_ELSE}" if follow else text, intent)
@@ -335,7 +334,12 @@ class Router:
     def _topic_staff(self, text: str, reading: Reading) -> Staff | None:
         """The staff member whose topic the caller named (billing, a complaint) or calls about, if any."""
         best, score = reading.best, reading.score
-        if CALLING_ABOUT.search(text) and best.intent == "transfer" and best.ref and score >= MIN_SCORE:
+        if (
+            CALLING_ABOUT.search(text)
+            and best.intent == "transfer"
+            and best.ref
+            and score >= self._t.min_score
+        ):
             return self.business.staff_named(best.ref)
         for sense in reading.evidence:
             if sense.intent == "transfer" and sense.ref:
@@ -372,7 +376,9 @@ class Router:
         for sense, _ in reading.ranked:
             if sense.intent in ("transfer", "booking") and sense.ref:
                 return (
-                    self.business.staff_named(sense.ref) if reading.sure(sense, STRONG, MIN_SCORE) else None
+                    self.business.staff_named(sense.ref)
+                    if reading.sure(sense, self._t.strong, self._t.min_score)
+                    else None
                 )
         return None
 

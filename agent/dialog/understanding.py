@@ -20,6 +20,19 @@ BOOKING_WORDS = {"appointment", "appointments", "book", "booking", "schedule", "
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """Where a reading is trusted, calibrated per encoder on the dev split (benchmarks/understanding)."""
+
+    min_score: float = 0.4  # below this nothing the profile holds was asked about
+    strong: float = 0.55  # a match by meaning alone this close needs no keyword to back it
+    clarify_margin: float = 0.02  # two different readings closer than this: ask which one was meant
+    clarify_min: float = 0.55  # ...when both are at least this good
+
+
+CALIBRATED = {"all-MiniLM-L6-v2": Thresholds()}
+
+
+@dataclass(frozen=True)
 class Sense:
     """One thing a caller can mean: an intent, and for profile entries which one (a name or question)."""
 
@@ -132,8 +145,10 @@ class Understanding:
 
     business: Business
     encoder: Encoder
+    calibration: Thresholds | None = None  # none: the encoder's own calibration, or the defaults
 
     def __post_init__(self) -> None:
+        self.thresholds = self.calibration or CALIBRATED.get(self.encoder.name, Thresholds())
         generic, profile = _generic_index(self.encoder), _profile_index(self.encoder, self.business)
         self._senses = generic.senses + profile.senses
         self._vectors = np.vstack([generic.vectors, profile.vectors])
