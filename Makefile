@@ -98,7 +98,10 @@ bench-tts: setup
 bench-wer: setup espeak-ng
 	$(BIN)/python -m benchmarks.stt_wer --out BENCHMARKS.md
 
+# The understanding eval (held-out split per trade and intent, and the dev split as a regression check), then
+# the older receptionist cases as text and as audio through whole calls.
 eval: setup
+	$(BIN)/python -m benchmarks.understanding_eval --split both --out BENCHMARKS.md
 	$(BIN)/python -m benchmarks.receptionist_eval --mode both --out BENCHMARKS.md
 
 clean:

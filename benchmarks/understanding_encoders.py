@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 from agent.dialog.business import load_business
-from agent.dialog.caller_eval import load_caller_cases
 from agent.dialog.embed import load_encoder
 from agent.dialog.understanding import Thresholds, Understanding
 from benchmarks.report import write_section
-from benchmarks.understanding_eval import REPO, SPLITS, run_split
+from benchmarks.understanding_eval import REPO, load_split, run_split
 
 SECTION_START = "<!-- understanding-encoders:start -->"
 SECTION_END = "<!-- understanding-encoders:end -->"
@@ -50,8 +49,7 @@ def main() -> None:
     parser.add_argument("--encoders", default="minilm,wordllama")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    dev = load_caller_cases(SPLITS / "dev.yaml")
-    test = load_caller_cases(SPLITS / "test.yaml")
+    dev, test = load_split("dev"), load_split("test")
     lines = [(c.business, line) for c in dev + test for line in c.say]
     rows = []
     for spec in args.encoders.split(","):

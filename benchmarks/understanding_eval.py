@@ -18,6 +18,7 @@ from benchmarks.report import write_section
 
 REPO = Path(__file__).resolve().parent.parent
 SPLITS = REPO / "benchmarks" / "understanding"
+SPLIT_FILES = {"dev": ("dev.yaml", "dev2.yaml"), "test": ("test.yaml",)}
 SECTION_START = "<!-- understanding-eval:start -->"
 SECTION_END = "<!-- understanding-eval:end -->"
 
@@ -53,6 +54,11 @@ def run_split(
     return SplitReport(cases, problems, read_as, turn_ms)
 
 
+def load_split(split: str) -> list[CallerCase]:
+    """Every case of a split ('dev' is written in two batches, 'test' is the held-out one)."""
+    return [case for name in SPLIT_FILES[split] for case in load_caller_cases(SPLITS / name)]
+
+
 def main() -> None:
     """Run the chosen splits and print (or write to BENCHMARKS.md) their reports."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -64,7 +70,7 @@ def main() -> None:
     splits = ["dev", "test"] if args.split == "both" else [args.split]
     lines: list[str] = []
     for split in splits:
-        cases = load_caller_cases(SPLITS / f"{split}.yaml")
+        cases = load_split(split)
         report = run_split(cases, args.encoder)
         label = "held-out test split" if split == "test" else "dev split (tuned on: a regression check)"
         lines += report.lines(f"Understanding, {label}, text, encoder {load_encoder(args.encoder).name}")

@@ -56,10 +56,16 @@ def start_draft(recipient: str, utterance: str) -> MessageDraft:
     draft = MessageDraft(recipient=recipient)
     text = normalise(utterance)
     if (m := NAME.search(text)) and m.group(1).split()[0] not in NOT_NAMES:
-        draft.name = m.group(1).title()
+        # After "I'm" or "it's" only a capitalised word is a name ("I'm Ana Silva", not "I'm stuck").
+        weak = re.match(r"i'm|i am|it's|it is", m.group(0))
+        if not weak or m.group(1).split()[0].title() in utterance.split():
+            draft.name = m.group(1).title()
     draft.number = repair_number(extract_digits(text))
     if (m := ABOUT.search(text)) and not MESSAGE.search(m.group(1)):
-        draft.text = m.group(1)
+        about = m.group(1)
+        # "call me back about that": the message is what the caller said before it.
+        if len(re.findall(r"[a-z]{2,}", about)) >= 2 or not extract_digits(about):
+            draft.text = about if len(about.split()) >= 3 else utterance.strip()
     if URGENT.search(text):
         draft.urgent = True
     return draft

@@ -127,10 +127,15 @@ BYE = re.compile(
     r"hang up|that's everything|that's all i needed|talk to you later|take care)\b"
 )
 NOT_BYE = re.compile(r"\b(but|and also|also|one more|another question|before you go|wait)\b")
+LEAVE_MESSAGE = re.compile(
+    r"\b(leave|take|pass on|pass along|give \w+|send \w+) (a |my |her |him |them )?(quick )?message\b|"
+    r"\bvoicemail\b|^(a )?message( please)?$"
+)
 MESSAGE = re.compile(
+    r"\bgive me a (call|ring|buzz|call back)\b|\b(call|ring|phone) me\b|"
     r"\b(leave|take|pass on|pass along|give \w+|send \w+) (a |my |her |him |them )?(quick )?message\b|"
     r"\bcall me back\b|\bcall back\b|\bcallback\b|"
-    r"\bhave (him|her|them|someone|somebody|\w+) (call|ring|phone)\b|"
+    r"\bhave (him|her|them|someone|somebody|\w+)( \w+)? (call|ring|phone|give me)\b|"
     r"\bget back to me\b|\bvoicemail\b|^(a )?message( please)?$"
 )
 CANCEL = re.compile(r"\b(never ?mind|cancel that|forget (it|that|about it)|scratch that|don't bother)\b")
@@ -142,9 +147,9 @@ ABOUT_PERSON = re.compile(
     r"\b(good|any good|nice|experienced|qualified|who is|who's|what does|how long has)\b"
 )
 # "Is Maria in?", "is Dana Wu available": asked of a staff member's name, a request to reach them.
-AVAILABLE = re.compile(
-    r"^(\w+ )*?is \w+( \w+)? (there|around|available|free|in)( today| now| at the moment)?$"
-)
+AVAILABLE = re.compile(r"\bis \w+( \w+)? (there|around|available|free|in)\b")
+# A statement that asks for something ("a complaint about my haircut"), not just news ("for a wedding").
+REQUEST = re.compile(r"\b(question|problem|issue|complaint|complain|about|regarding|need|want|help with)\b")
 # "I have a question about…", "I'm calling about…": the topic says whom to reach.
 CALLING_ABOUT = re.compile(
     r"\b(question|calling|call|problem|issue|query|concern) (about|regarding|with|on)\b"
@@ -158,14 +163,14 @@ PERSON = re.compile(
 OPEN_NOW = re.compile(
     r"\b(open|closed) (right )?now\b|\bstill open\b|\bopen at the moment\b|\bopen currently\b|"
     r"\bcurrently open\b|\bopen right now\b|"
-    r"\b(are|r) (you|ya) (guys |folks )?(still )?open\b(?!.*\b(on|at|this|tomorrow|next)\b)"
+    r"(\b(are|r) |^)(you|ya) (guys |folks |all )?(still )?open\b(?!.*\b(on|at|this|tomorrow|next)\b)"
 )
 CLOSING_TIME = re.compile(
     r"\b(close|closing|shut|last appointment|how late|until what time|till what time|open (till|until|til))\b"
 )
 OPENING_TIME = re.compile(r"\b(open|opening|start|what time do you (guys )?get in)\b")
 HOURS_WORDS = re.compile(
-    r"\bhours\b|\bopen\b|\bopening\b|\bclose\b|\bclosing\b|\bclosed\b|\bwhat time\b|\bhow late\b|"
+    r"\bhours\b|\bopen\b|\bopening\b|\bclose\b|\bclosing\b|\bclosed\b|\bwhat time\b|\blate\b|\bearly\b|"
     r"\bwhen do you\b|\bwhen are you\b|\bschedule\b|\bshut\b|\baround\b|\bworking\b|\bwork on\b|\bthere on\b|"
     r"\bin on\b|\bavailable on\b"
 )
@@ -185,7 +190,8 @@ BOOKING = re.compile(
     r"\b(appointment|book|booking|schedule|reschedule|fit (me|us|them|him|her) in|be seen|"
     r"get (me|us|them|him|her|someone|somebody|a \w+) (in|out|over)|come (out|look|take a look)|"
     r"send (someone|somebody|a \w+)|move (my|the|it)|push (it|my|the)|earliest|get in|come in for|"
-    r"anything (open|available)|openings?|availability|slots?|any spots?|next available)\b"
+    r"anything (open|available)|openings?|availability|slots?|any spots?|next available|do you have anything|"
+    r"set (something|it|one|that|them|him|her) up|cancel (my|the|our|her|his))\b"
 )
 # Words that are strong evidence for a generic intent wherever they are said.
 INTENT_WORDS = {

@@ -23,12 +23,14 @@ from agent.dialog.phrases import (
     CANCEL,
     HELLO,
     HOURS_WORDS,
+    LEAVE_MESSAGE,
     MESSAGE,
     NOT_BYE,
     OPEN_NOW,
     PERSON,
     PRICE,
     QUESTION,
+    REQUEST,
     SERVICE_LIST,
     SMALLTALK,
     START_OVER,
@@ -36,6 +38,21 @@ from agent.dialog.phrases import (
 )
 from agent.dialog.spoken import normalise
 from agent.dialog.understanding import BOOKING_WORDS, Reading, Sense, Thresholds, Understanding
+
+ROLE_WORDS = {"owner": "boss", "manager": "boss", "dentist": "doctor"}  # a role's everyday name
+INFORM = ("hours", "address", "service", "faq")  # answers from the profile that take no action
+MAX_ANSWERS = 2  # a phone caller can't skim: at most this many questions answered in one reply
+_PART_BREAK = re.compile(
+    r"(?<=[.?!])\s+|,?\s+\b(?:and|also|oh and|plus)\s+(?=(?:how|what|what's|when|where|where's|do|does|"
+    r"can|could|is|are|you're|your|will|would)\b)",
+    re.IGNORECASE,
+)
+
+
+def split_questions(utterance: str) -> list[str]:
+    """An utterance's sentences and 'and'-joined questions, each on its own."""
+    return [p.strip() for p in _PART_BREAK.split(utterance) if p and p.strip()]
+
 
 UNKNOWN = (
     "I'm sorry, I don't have that information. I can take a message, or connect you with someone who "
@@ -92,6 +109,8 @@ class Router:
         if self._draft is not None:
             return self._continue_message(utterance, text)
         reply = self._route(utterance, text)
+        if reply.intent in INFORM and reply.action is None:
+            reply = self._answer_the_rest(utterance, reply)
         self._asked_anything_else = reply.text.endswith(ANYTHING_ELSE)
         self._last_intent = reply.intent
         return reply
@@ -137,11 +156,14 @@ class Router:
         b = self.business
         if not text:
             return self._say("Sorry, I didn't catch that. Could you say it again?", "unclear", follow=False)
-        if CANCEL.search(text) or START_OVER.search(text):
-            self._clarify = ()
-            return self._say("Sure, no problem. What can I help you with?", "start_over", follow=False)
         if self._is_goodbye(text):
             return Reply(b.closing, "goodbye", EndCall())
+        if (CANCEL.search(text) or START_OVER.search(text)) and len(text.split()) <= 5:
+            self._clarify = ()
+            return self._say("Sure, no problem. What can I help you with?", "start_over", follow=False)
+        named = self._staff_named_in(text)
+        if not LEAVE_MESSAGE.search(text) and (PERSON.search(text) or (named and AVAILABLE.search(text))):
+            return self._transfer(named or self._staff_for(text, self.reader().read(text)) or b.operator)
         if MESSAGE.search(text):
             staff = self._staff_named_in(text)
             return self.start_message(staff.name if staff else b.message_recipient, raw)
@@ -156,12 +178,10 @@ class Router:
             return self._answer(Sense("booking", self._booking_ref(reading)), raw, text, reading)
         if self._about_hours(text, reading):
             return self._say(answer_hours(b, text, self.now()), "hours")
-        if PERSON.search(text) or (AVAILABLE.search(text) and self._staff_named_in(text)):
-            return self._transfer(self._staff_for(text, reading) or b.operator)
         if SERVICE_LIST.search(text) and not self._entry(reading, ("service",), 0.7):
             return self._say(list_services(b), "service")
         topic = self._topic_staff(text, reading)
-        if topic is not None and not QUESTION.match(text):
+        if topic is not None and not QUESTION.match(text) and REQUEST.search(text):
             return self._transfer(topic)  # "a complaint about my haircut": the person who takes complaints
         if not sure:
             return self._fallback(raw, text)
@@ -169,7 +189,8 @@ class Router:
         if rival is not None and QUESTION.match(text) and not PERSON.search(text):
             # Asked a question that a profile entry answers: answer it rather than pass the caller on.
             kinds = {best.intent, rival[0].intent}
-            if kinds & {"transfer", "booking"} and kinds & {"faq", "service"} and score - rival[1] < 0.15:
+            close = score - rival[1] < (0.35 if PRICE.search(text) else 0.15)
+            if kinds & {"transfer", "booking"} and kinds & {"faq", "service"} and close:
                 best, score = (best, score) if best.intent in ("faq", "service") else rival
                 rival = None
         if (
@@ -238,6 +259,29 @@ class Router:
         if HELLO.match(text) or intent == "hello":  # callers often pause after "hi": listen on
             return Reply("", "hello", nudge="Hi there! How can I help you today?")
         return self._fallback(raw, text)
+
+    def _answer_the_rest(self, raw: str, first: Reply) -> Reply:
+        """Two questions in one breath ("where are you, and how late are you open?"): answer each part."""
+        parts = [
+            p
+            for p in split_questions(raw)
+            if len(p.split()) >= 2 and (p.rstrip().endswith("?") or QUESTION.match(normalise(p)))
+        ]
+        if len(parts) < 2:
+            return first
+        answers = [first.text.removesuffix(ANYTHING_ELSE).strip()]
+        saved = (self._clarify, self._last_intent)
+        for part in parts:
+            reply = self._route(part, normalise(part))
+            said = reply.text.removesuffix(ANYTHING_ELSE).strip()
+            if reply.intent in INFORM and reply.action is None and said and said not in answers:
+                answers.append(said)
+            self._clarify, self._last_intent = saved
+            if len(answers) == MAX_ANSWERS:
+                break
+        if len(answers) == 1:
+            return first
+        return self._say(" ".join(answers), first.intent)
 
     def _fallback(self, raw: str, text: str) -> Reply:
         """Nothing the profile holds: a question gets an honest don't-know, small talk goes to the model."""
@@ -362,15 +406,19 @@ class Router:
         """A staff member the caller named, by name or role."""
         for s in self.business.staff:
             parts = [p for p in normalise(s.name).split() if p not in {"dr", "the"}]
-            if any(re.search(rf"\b{re.escape(p)}\b", text) for p in parts if len(p) > 2):
+            # A short last name counts after a title ("Ms. Wu"); a role by its everyday word too ("boss").
+            if any(re.search(rf"\b{re.escape(p)}\b", text) for p in parts if len(p) > 2) or (
+                len(parts) > 1 and re.search(rf"\b(mr|ms|mrs|miss|dr|doctor) {re.escape(parts[-1])}\b", text)
+            ):
                 return s
-            if s.role and re.search(rf"\b{re.escape(s.role.lower())}\b", text):
+            roles = [s.role.lower(), *(ROLE_WORDS.get(w, "") for w in s.role.lower().split())]
+            if any(r and re.search(rf"\b{re.escape(r)}\b", text) for r in roles):
                 return s
         return None
 
     def _staff_for(self, text: str, reading: Reading) -> Staff | None:
         """Whom a request for a person should reach: a named person, else the topic's staff member."""
-        named = self._staff_named_in(text)
+        named = self._staff_named_in(text) or self._topic_staff(text, reading)
         if named is not None:
             return named
         for sense, _ in reading.ranked:
@@ -388,6 +436,9 @@ class Router:
         d = self._draft
         assert d is not None
         short = len(text.split()) <= 6
+        if CANCEL.search(text) and BYE.search(text) and d.step != "text":
+            self._draft = None  # "never mind, bye": nothing to keep
+            return Reply(self.business.closing, "goodbye", EndCall())
         if BYE.search(text) and not NOT_BYE.search(text) and (d.step != "text" or short):
             self._draft = None
             if not d.has_details:

@@ -56,7 +56,7 @@ def extract_digits(text: str, min_len: int = 7) -> str:
             run = []
     if len("".join(run)) >= min_len:
         digits.append("".join(run))
-    return max(digits, key=len) if digits else ""
+    return max(reversed(digits), key=len) if digits else ""  # of equal ones the last: a correction
 
 
 def doubtful_name(name: str) -> bool:

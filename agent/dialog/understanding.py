@@ -15,6 +15,7 @@ from agent.dialog.phrases import EXAMPLES, INTENT_WORDS
 
 KEYWORD_BOOST = 0.25  # a profile keyword said as a whole word: strong evidence for its entry
 NAME_BOOST = 0.3  # a staff member's name said
+EXTRA_KEYWORD = 0.05  # each further keyword of the same entry (up to two more)
 _PLACE_WORDS = {"street", "avenue", "road", "unit", "suite", "floor", "parkway", "drive", "lane", "boulevard"}
 BOOKING_WORDS = {"appointment", "appointments", "book", "booking", "schedule", "reschedule", "cancel"}
 
@@ -182,9 +183,15 @@ class Understanding:
         cosine = dict(best)
         words = _words(text)
         boosts: dict[Sense, float] = {}
+        hits: dict[Sense, int] = {}
         for keyword, sense, boost in self._keywords:
-            if re.search(rf"\b{re.escape(keyword.replace('-', ' '))}s?\b", words) and sense in best:
+            spaced, squashed = keyword.replace("-", " "), re.sub(r"[\s-]", "", keyword)
+            said = re.search(rf"\b({re.escape(spaced)}|{re.escape(squashed)})s?\b", words)
+            if said and sense in best:
                 boosts[sense] = max(boosts.get(sense, 0.0), boost)
+                hits[sense] = hits.get(sense, 0) + 1
+        for sense, count in hits.items():
+            boosts[sense] += EXTRA_KEYWORD * min(count - 1, 2)  # "a pipe ... dripping": two of its words
         for intent, pattern in INTENT_WORDS.items():
             if pattern.search(words):
                 boosts[Sense(intent)] = KEYWORD_BOOST

@@ -8,10 +8,9 @@ import pytest
 
 from agent.dialog.actions import EndCall, TakeMessage, Transfer
 from agent.dialog.business import Business, load_business
-from agent.dialog.caller_eval import load_caller_cases
 from agent.dialog.router import Router
 from agent.dialog.understanding import Sense
-from benchmarks.understanding_eval import SPLITS, run_split
+from benchmarks.understanding_eval import load_split, run_split
 from tests.conftest import REPO
 
 
@@ -117,7 +116,7 @@ def test_close_readings_get_a_clarifying_question_and_the_answer_picks_one(denta
 
 def test_the_dev_split_scores_at_least_ninety_percent() -> None:
     """The dev split (tuned on: a regression check) stays at or above 90 % as text."""
-    cases = load_caller_cases(SPLITS / "dev.yaml")
+    cases = load_split("dev")
     report = run_split(cases)
     assert len(cases) >= 150
     assert report.accuracy() >= 0.9, {k: v for k, v in report.problems.items() if v}
