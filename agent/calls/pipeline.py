@@ -25,6 +25,7 @@ from agent.calls.timing import TurnTimingObserver
 from agent.calls.turn_stop import AdaptiveTurnStop
 from agent.config import Settings
 from agent.dialog.business import Business
+from agent.dialog.grounded import GroundedReplies
 from agent.dialog.llm import make_llm_service
 from agent.dialog.receptionist import EMPTY_TURN_PROMPT, CallContext, Receptionist
 from agent.dialog.router import Router
@@ -126,7 +127,20 @@ def build_call_pipeline(
     if recorder is not None:
         recorder.attach(transport_out, timing)
     heard = HeardTextWriter(transport_out, context)
-    processors = [transport_in, stt, user_agg, receptionist, llm, tts, transport_out, assistant_agg, heard]
+    # An endpoint model's replies pass the same grounding check as the embedded one's, a sentence at a time.
+    grounded = [GroundedReplies(business.system_prompt)] if settings.uses_endpoint else []
+    processors = [
+        transport_in,
+        stt,
+        user_agg,
+        receptionist,
+        llm,
+        *grounded,
+        tts,
+        transport_out,
+        assistant_agg,
+        heard,
+    ]
     pipeline = Pipeline(processors)
     worker = PipelineWorker(
         pipeline,

@@ -100,6 +100,27 @@ class Played:
         )
 
 
+_CLARIFY = re.compile(r"Just to be sure: (.+), or (.+)\?$")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2}
+
+
+def clarification_answer(case: CallerCase, agent: str) -> str | None:
+    """Asked "A, or B?", the caller names the option sharing more words with what they asked, else the first.
+
+    The caller knows what they meant, not what the right answer is: only their own words are used.
+    """
+    m = _CLARIFY.search(agent)
+    if m is None:
+        return None
+    asked = _words(" ".join(case.say))
+    options = [m.group(1), m.group(2)]
+    best = max(options, key=lambda o: len(_words(o) & asked))  # ties: the first option
+    return f"{best[:1].upper()}{best[1:]}."
+
+
 def caller_answer(case: CallerCase, agent: str, answered: int) -> str | None:
     """What the case's caller says back to a message question in `agent`'s reply, or None if it asked none."""
     c = case.caller or {}
@@ -145,6 +166,8 @@ def play(case: CallerCase, handle: Any, key: Any | None = None) -> Played:
         line: str | None = None
         if script:
             line = script.pop(0)
+        elif reply is not None and (clarified := clarification_answer(case, reply.text)) is not None:
+            line = clarified
         elif reply is not None:
             answer = caller_answer(case, reply.text or reply.nudge, answered)
             if answer is not None:

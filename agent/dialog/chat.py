@@ -10,10 +10,8 @@ from typing import Any, TextIO
 from agent.config import Settings
 from agent.dialog.actions import EndCall, Reply, TakeMessage, Transfer
 from agent.dialog.business import Business
-from agent.dialog.grounding import make_guard
+from agent.dialog.grounded import SentenceGate
 from agent.dialog.router import Router
-
-MAX_REPLY_WORDS = 60  # a phone caller can't skim: the model's free replies are cut to this
 
 
 def action_json(reply: Reply) -> dict[str, Any] | None:
@@ -38,19 +36,14 @@ def action_json(reply: Reply) -> dict[str, Any] | None:
     return None
 
 
-def phone_length(text: str) -> str:
-    """Cut a free reply to whole sentences within MAX_REPLY_WORDS words."""
-    words = text.split()
-    if len(words) <= MAX_REPLY_WORDS:
-        return text.strip()
-    cut = " ".join(words[:MAX_REPLY_WORDS])
-    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
-    return cut[: end + 1] if end > 0 else cut + "…"
+def grounded(facts: str, reply: str) -> str:
+    """A whole free reply as the caller would hear it: grounded sentences, at phone length."""
+    gate = SentenceGate(facts)
+    return "".join([*gate.feed(reply), *gate.finish()]).strip()
 
 
 def model_replier(settings: Settings, business: Business) -> Callable[[list[dict[str, str]]], str]:
     """The configured free-reply model (an OpenAI-compatible endpoint, or the embedded one), grounded."""
-    guard = make_guard(business.system_prompt)
     system = {"role": "system", "content": business.system_prompt}
     if settings.uses_endpoint:
         from openai import OpenAI
@@ -58,12 +51,14 @@ def model_replier(settings: Settings, business: Business) -> Callable[[list[dict
         client = OpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none")
 
         def endpoint(history: list[dict[str, str]]) -> str:
-            response = client.chat.completions.create(
+            stream = client.chat.completions.create(
                 model=settings.llm_model or "default",
                 messages=[system, *history],  # type: ignore[list-item]
                 max_tokens=settings.llm_max_tokens,
+                stream=True,
             )
-            return guard(phone_length(response.choices[0].message.content or ""))
+            pieces = (c.choices[0].delta.content or "" for c in stream if c.choices)
+            return grounded(business.system_prompt, "".join(pieces))
 
         return endpoint
     import threading
@@ -74,7 +69,7 @@ def model_replier(settings: Settings, business: Business) -> Callable[[list[dict
 
     def local(history: list[dict[str, str]]) -> str:
         text = "".join(engine.stream([system, *history], settings.llm_max_tokens, threading.Event()))
-        return guard(phone_length(text))
+        return grounded(business.system_prompt, text)
 
     return local
 
