@@ -47,6 +47,7 @@ def model_replier(settings: Settings, business: Business) -> Callable[[list[dict
     system = {"role": "system", "content": business.system_prompt}
     if settings.uses_endpoint:
         from openai import OpenAI
+        from openai.types.chat import ChatCompletionChunk
 
         client = OpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none")
 
@@ -57,7 +58,8 @@ def model_replier(settings: Settings, business: Business) -> Callable[[list[dict
                 max_tokens=settings.llm_max_tokens,
                 stream=True,
             )
-            pieces = (c.choices[0].delta.content or "" for c in stream if c.choices)
+            chunks = [c for c in stream if isinstance(c, ChatCompletionChunk)]
+            pieces = (c.choices[0].delta.content or "" for c in chunks if c.choices)
             return grounded(business.system_prompt, "".join(pieces))
 
         return endpoint
