@@ -129,14 +129,14 @@ BYE = re.compile(
 NOT_BYE = re.compile(r"\b(but|and also|also|one more|another question|before you go|wait)\b")
 LEAVE_MESSAGE = re.compile(
     r"\b(leave|take|pass on|pass along|give \w+|send \w+) (a |my |her |him |them )?(quick )?message\b|"
-    r"\bvoicemail\b|^(a )?message( please)?$"
+    r"\b(leave|put me through to|send me to) (a |the |her |his |their )?voicemail\b|^(a )?message( please)?$"
 )
 MESSAGE = re.compile(
     r"\bgive me a (call|ring|buzz|call back)\b|\b(call|ring|phone) me\b|"
     r"\b(leave|take|pass on|pass along|give \w+|send \w+) (a |my |her |him |them )?(quick )?message\b|"
     r"\bcall me back\b|\bcall back\b|\bcallback\b|"
     r"\bhave (him|her|them|someone|somebody|\w+)( \w+)? (call|ring|phone|give me)\b|"
-    r"\bget back to me\b|\bvoicemail\b|^(a )?message( please)?$"
+    r"\bget back to me\b|\b(leave|send me to) (a |her |his |their )?voicemail\b|^(a )?message( please)?$"
 )
 CANCEL = re.compile(r"\b(never ?mind|cancel that|forget (it|that|about it)|scratch that|don't bother)\b")
 START_OVER = re.compile(
@@ -157,7 +157,8 @@ CALLING_ABOUT = re.compile(
 PERSON = re.compile(
     r"\b(speak|talk|chat) (to|with)\b|\bconnect me\b|\btransfer\b|\bput me through\b|"
     r"\b(a|an actual|a real|real|live) (person|human|someone|somebody)\b|\bhuman\b|\brepresentative\b|"
-    r"\boperator\b|\bget me\b|\bcan i get (the|your)\b|"
+    r"\boperator\b|\bget me\b|\bcan i get (the|your)\b|\bwho (handles|deals with)\b|"
+    r"\bwho (do|can|would|should) i (talk|speak) (to|with)\b|"
     r"\bis (anyone|anybody|someone|somebody|he|she|they) (there|around|available|in|free)\b"
 )
 OPEN_NOW = re.compile(
@@ -190,8 +191,10 @@ BOOKING = re.compile(
     r"\b(appointment|book|booking|schedule|reschedule|fit (me|us|them|him|her) in|be seen|"
     r"get (me|us|them|him|her|someone|somebody|a \w+) (in|out|over)|come (out|look|take a look)|"
     r"send (someone|somebody|a \w+)|move (my|the|it)|push (it|my|the)|earliest|get in|come in for|"
-    r"anything (open|available)|openings?|availability|slots?|any spots?|next available|do you have anything|"
-    r"set (something|it|one|that|them|him|her) up|cancel (my|the|our|her|his))\b"
+    r"anything (open|available)|openings?|availability|slots?|any spots?|next available|"
+    r"do you have anything|set (something|it|one|that|them|him|her) up|cancel (my|the|our|her|his)|"
+    r"on the (calendar|books|schedule)|scheduled|(a|an) (spot|slot|opening) (on|for|this|next|today)|"
+    r"see (me|us|him|her|them))\b"
 )
 # Words that are strong evidence for a generic intent wherever they are said.
 INTENT_WORDS = {

@@ -54,6 +54,13 @@ def split_questions(utterance: str) -> list[str]:
     return [p.strip() for p in _PART_BREAK.split(utterance) if p and p.strip()]
 
 
+def asks_question(utterance: str) -> bool:
+    """Whether any part of an utterance is a question (by its mark or its first word)."""
+    return utterance.rstrip().endswith("?") or any(
+        QUESTION.match(normalise(p)) or p.endswith("?") for p in split_questions(utterance)
+    )
+
+
 UNKNOWN = (
     "I'm sorry, I don't have that information. I can take a message, or connect you with someone who "
     "can help. Which would you prefer?"
@@ -174,19 +181,20 @@ class Router:
                 return self._answer(chosen, raw, text, reading)
         sure = [(s, v) for s, v in reading.ranked if reading.sure(s, self._t.strong, self._t.min_score)]
         faq = next((s for s, _ in sure if s.intent == "faq" and s in reading.evidence), None)
-        if BOOKING.search(text) and not PRICE.search(text) and faq is None:
+        asks = asks_question(raw)
+        if BOOKING.search(text) and not PRICE.search(text) and not (faq is not None and asks):
             return self._answer(Sense("booking", self._booking_ref(reading)), raw, text, reading)
         if self._about_hours(text, reading):
             return self._say(answer_hours(b, text, self.now()), "hours")
         if SERVICE_LIST.search(text) and not self._entry(reading, ("service",), 0.7):
             return self._say(list_services(b), "service")
         topic = self._topic_staff(text, reading)
-        if topic is not None and not QUESTION.match(text) and REQUEST.search(text):
+        if topic is not None and not asks and REQUEST.search(text):
             return self._transfer(topic)  # "a complaint about my haircut": the person who takes complaints
         if not sure:
             return self._fallback(raw, text)
         (best, score), rival = sure[0], (sure[1] if len(sure) > 1 else None)
-        if rival is not None and QUESTION.match(text) and not PERSON.search(text):
+        if rival is not None and asks and not PERSON.search(text):
             # Asked a question that a profile entry answers: answer it rather than pass the caller on.
             kinds = {best.intent, rival[0].intent}
             close = score - rival[1] < (0.35 if PRICE.search(text) else 0.15)
@@ -227,12 +235,13 @@ class Router:
             return self._transfer(staff or self._booking_staff() or b.operator, "booking")
         if intent == "transfer":
             staff = b.staff_named(sense.ref) if sense.ref else self._staff_named_in(text)
-            if staff is not None and ABOUT_PERSON.search(text) and not PERSON.search(text):
+            if staff is not None and not PERSON.search(text) and self._about_staff(text, staff):
                 role = (
                     f", our {staff.role}" if staff.role and staff.role.lower() != staff.name.lower() else ""
                 )
                 return self._say(
-                    f"That's {staff.name}{role}. I can connect you, or take a message for them.",
+                    f"I'm not sure I can answer that myself. That's {staff.name}{role}: I can connect you, "
+                    "or take a message for them.",
                     "staff",
                     follow=False,
                 )
@@ -243,11 +252,19 @@ class Router:
         if intent == "goodbye":
             return Reply(b.closing, "goodbye", EndCall())
         if intent == "service" and sense.ref:
+            asked = self.reader().offered(text)
+            if asked is not None and not asked[1]:
+                return self._say(
+                    f"I'm sorry, I don't see {asked[0]} among our services. I can take a message, or connect "
+                    "you with someone who can help.",
+                    "unknown",
+                    follow=False,
+                )
             service = next(s for s in b.services if s.name == sense.ref)
-            return self._say(answer_service(service), "service")
+            return self._say(self._hedged(raw, answer_service(service)), "service")
         if intent == "faq":
             faq = next(f for f in b.faq if f.question == sense.ref)
-            return self._say(faq.answer, "faq")
+            return self._say(self._hedged(raw, faq.answer), "faq")
         if intent == "start_over":
             return self._say("Sure. What can I help you with?", "start_over", follow=False)
         if intent == "thanks":
@@ -274,7 +291,8 @@ class Router:
         for part in parts:
             reply = self._route(part, normalise(part))
             said = reply.text.removesuffix(ANYTHING_ELSE).strip()
-            if reply.intent in INFORM and reply.action is None and said and said not in answers:
+            repeated = any(said in a or a in said for a in answers)
+            if reply.intent in INFORM and reply.action is None and said and not repeated:
                 answers.append(said)
             self._clarify, self._last_intent = saved
             if len(answers) == MAX_ANSWERS:
@@ -282,6 +300,26 @@ class Router:
         if len(answers) == 1:
             return first
         return self._say(" ".join(answers), first.intent)
+
+    def _about_staff(self, text: str, staff: Staff) -> bool:
+        """A question about a staff member ("is Dr. Lee any good?", "does Priya speak Spanish?")."""
+        if ABOUT_PERSON.search(text) and not AVAILABLE.search(text):
+            return True
+        names = [p for p in normalise(staff.name).split() if p not in {"dr", "the"} and len(p) > 1]
+        subject = "|".join(re.escape(p) for p in names)
+        return bool(
+            re.search(rf"^(\w+ )?(does|is|has|did|was|can|do) (dr |doctor |mr |ms |mrs )?({subject})\b", text)
+        ) and not AVAILABLE.search(text)
+
+    def _hedged(self, raw: str, answer: str) -> str:
+        """The answer, plus "not sure about X" for a name the caller used that the profile never mentions."""
+        unknown = [w for w in self.reader().unlisted_names(raw) if w.lower() not in answer.lower()]
+        if not unknown:
+            return answer
+        return (
+            f"{answer} I'm not sure about {' or '.join(unknown[:2])} specifically; I can take a message, "
+            "or connect you with someone who can check."
+        )
 
     def _fallback(self, raw: str, text: str) -> Reply:
         """Nothing the profile holds: a question gets an honest don't-know, small talk goes to the model."""

@@ -10,12 +10,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.dialog.business import Business, Directory
+from agent.dialog.dates import MONTHS
 from agent.dialog.embed import Encoder, Vectors, load_encoder
+from agent.dialog.hours import WEEKDAYS
 from agent.dialog.phrases import EXAMPLES, INTENT_WORDS
 
 KEYWORD_BOOST = 0.25  # a profile keyword said as a whole word: strong evidence for its entry
 NAME_BOOST = 0.3  # a staff member's name said
 EXTRA_KEYWORD = 0.05  # each further keyword of the same entry (up to two more)
+_ASKS_SERVICE = re.compile(
+    r"\b(do|does|can|could|would) (you|y'all|ya|your \w+)( guys| folks| all)?( also| even| ever)? "
+    r"(do|offer|provide|handle|fix|repair|install|pump|clean|sell|carry|work on|service)\b (?P<thing>.+)"
+)
+_THING_END = re.compile(r"\b(?:or|and|there|for|on|in|at|here|too|also|like|as well)\b|[,.?!]")
+_CALENDAR = re.compile(
+    rf"(?i)^({'|'.join(WEEKDAYS)}|{'|'.join(MONTHS)}|christmas|easter|thanksgiving|halloween|new|eve)s?$"
+)
+_NOT_NAMES = {"I", "Dr", "Mr", "Ms", "Mrs", "Doctor", "Hi", "Hey", "Hello", "Yeah", "Yes", "No", "Okay", "OK"}
 _PLACE_WORDS = {"street", "avenue", "road", "unit", "suite", "floor", "parkway", "drive", "lane", "boulevard"}
 BOOKING_WORDS = {"appointment", "appointments", "book", "booking", "schedule", "reschedule", "cancel"}
 
@@ -28,6 +39,7 @@ class Thresholds:
     strong: float = 0.55  # a match by meaning alone this close needs no keyword to back it
     clarify_margin: float = 0.02  # two different readings closer than this: ask which one was meant
     clarify_min: float = 0.55  # ...when both are at least this good
+    offered: float = 0.6  # "do you do X?": X is one of our services when this close to one of its examples
 
 
 CALIBRATED = {"all-MiniLM-L6-v2": Thresholds()}
@@ -154,6 +166,7 @@ class Understanding:
         self._senses = generic.senses + profile.senses
         self._vectors = np.vstack([generic.vectors, profile.vectors])
         self._keywords = self._keyword_table()
+        self._profile_text = self.business.system_prompt.lower() + " " + self.business.name.lower()
 
     def _keyword_table(self) -> list[tuple[str, Sense, float]]:
         b = self.business
@@ -171,6 +184,33 @@ class Understanding:
         place = re.sub(r"[^a-z ]", " ", b.address.lower()).split()
         table += [(w, Sense("address"), KEYWORD_BOOST) for w in place if len(w) > 3 and w not in _PLACE_WORDS]
         return table
+
+    def offered(self, text: str) -> tuple[str, bool] | None:
+        """For "do you do X?": X, and whether a service of the profile is X by meaning (blocking)."""
+        m = _ASKS_SERVICE.search(text.lower())
+        if m is None:
+            return None
+        thing = _THING_END.split(m.group("thing"))[0].strip()
+        if not thing or thing in {"that", "it", "this", "those", "them"}:
+            return None
+        rows = [i for i, s in enumerate(self._senses) if s.intent == "service"]
+        if not rows:
+            return thing, False
+        best = float(np.max(self._vectors[rows] @ self.encoder.encode([thing])[0]))
+        return thing, best >= self.thresholds.offered
+
+    def unlisted_names(self, raw: str) -> list[str]:
+        """Capitalised names the caller used (not first in a sentence) that the profile never mentions."""
+        out = []
+        for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z]+)\b", raw.strip()):
+            word = m.group(1)
+            if (
+                word.lower() not in self._profile_text
+                and word not in _NOT_NAMES
+                and not _CALENDAR.match(word)
+            ):
+                out.append(word)
+        return list(dict.fromkeys(out))
 
     def read(self, text: str) -> Reading:
         """Score every sense for one caller turn (blocking: runs the encoder)."""
