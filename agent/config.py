@@ -42,7 +42,7 @@ class Settings:
     llm_model_path: str = EMBEDDED
     llm_threads: int = 2
     llm_max_tokens: int = 80
-    understanding_model: str = "minilm"  # the sentence encoder: minilm (packaged), wordllama, or a folder
+    understanding_model: str = "wordllama"  # the sentence encoder: wordllama, minilm, or a BERT folder
     tts_voice: str = EMBEDDED
     voices_dir: Path = Path("voices")
     voice_default: str = EMBEDDED  # a voice in voices_dir, or "embedded" (the stock Piper voice)

@@ -25,7 +25,7 @@ SECTION_END = "<!-- understanding-eval:end -->"
 
 def run_split(
     cases: list[CallerCase],
-    encoder_spec: str = "minilm",
+    encoder_spec: str = "wordllama",
     prompts: Path = REPO / "prompts",
     calibration: Thresholds | None = None,
 ) -> SplitReport:
@@ -63,7 +63,7 @@ def main() -> None:
     """Run the chosen splits and print (or write to BENCHMARKS.md) their reports."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", choices=["dev", "test", "both"], default="test")
-    parser.add_argument("--encoder", default="minilm", help="minilm, wordllama, or a model folder")
+    parser.add_argument("--encoder", default="wordllama", help="wordllama, minilm, or a model folder")
     parser.add_argument("--out", type=Path, help="write the report into this markdown file's section")
     parser.add_argument("--failures", action="store_true", help="print each failure's dialogue too")
     args = parser.parse_args()

@@ -189,8 +189,8 @@ def load_wordllama() -> WordLlamaEncoder:
 
 
 @lru_cache(maxsize=4)
-def load_encoder(spec: str = "minilm") -> Encoder:
-    """The encoder a setting names: 'minilm' (packaged, the default), 'wordllama', or a model folder."""
+def load_encoder(spec: str = "wordllama") -> Encoder:
+    """The encoder a setting names: 'wordllama' (the default), 'minilm', or a model folder (both packaged)."""
     if spec == "minilm":
         encoder: Encoder = load_bert(packaged_minilm_path())
         encoder.name = "all-MiniLM-L6-v2"

@@ -254,12 +254,7 @@ class Router:
         if intent == "service" and sense.ref:
             asked = self.reader().offered(text)
             if asked is not None and not asked[1]:
-                return self._say(
-                    f"I'm sorry, I don't see {asked[0]} among our services. I can take a message, or connect "
-                    "you with someone who can help.",
-                    "unknown",
-                    follow=False,
-                )
+                return self._not_offered(asked[0])
             service = next(s for s in b.services if s.name == sense.ref)
             return self._say(self._hedged(raw, answer_service(service)), "service")
         if intent == "faq":
@@ -321,8 +316,19 @@ class Router:
             "or connect you with someone who can check."
         )
 
+    def _not_offered(self, thing: str) -> Reply:
+        return self._say(
+            f"I'm sorry, I don't see {thing} among our services. I can take a message, or connect you with "
+            "someone who can help.",
+            "unknown",
+            follow=False,
+        )
+
     def _fallback(self, raw: str, text: str) -> Reply:
         """Nothing the profile holds: a question gets an honest don't-know, small talk goes to the model."""
+        asked = self.reader().offered(text)
+        if asked is not None and not asked[1]:
+            return self._not_offered(asked[0])
         if QUESTION.match(text) or raw.strip().endswith("?") or PRICE.search(text):
             return self._say(UNKNOWN, "unknown", follow=False)
         if SMALLTALK.search(text):

@@ -34,7 +34,7 @@ def router(b: Business) -> Router:
         ("Do you take debit cards?", "faq", "debit cards"),
         ("What are your hours on Christmas Eve?", "hours", "8 AM to noon"),
         ("Are you folks around Saturday morning?", "hours", "9 AM to 1 PM"),
-        ("Do you do braces?", "unknown", "don't have that information"),
+        ("Do you do braces?", "unknown", "don't see braces among our services"),
     ],
 )
 def test_questions_the_profile_answers_are_answered(
@@ -120,3 +120,30 @@ def test_the_dev_split_scores_at_least_ninety_percent() -> None:
     report = run_split(cases)
     assert len(cases) >= 150
     assert report.accuracy() >= 0.9, {k: v for k, v in report.problems.items() if v}
+
+
+def test_two_questions_in_one_breath_get_both_answers(dental: Business) -> None:
+    """'How much is a cleaning, and how much is whitening?' gets both prices in one reply."""
+    reply = router(dental).handle("How much is a regular cleaning, and how much is the whitening?")
+    assert "$120" in reply.text and "$250" in reply.text and reply.action is None
+
+
+def test_a_service_the_profile_does_not_list_is_said_to_be_missing(dental: Business) -> None:
+    """'Do you do root canals?' is not answered with the nearest service's price."""
+    reply = router(dental).handle("Hi, do you guys do root canals?")
+    assert reply.intent == "unknown" and "root canals" in reply.text and "$" not in reply.text
+
+
+def test_a_name_the_profile_never_mentions_is_hedged(dental: Business) -> None:
+    """'Do you accept Aetna?' hears the insurance answer and that Aetna itself is not known."""
+    reply = router(dental).handle("Do you accept Aetna? That's my plan through work.")
+    assert "Delta Dental and Cigna" in reply.text and "not sure about Aetna" in reply.text
+    assert "not sure" not in router(dental).handle("Do you take Cigna?").text
+
+
+def test_a_question_about_a_staff_member_is_answered_not_transferred(dental: Business) -> None:
+    """'Does Dr. Lee speak Spanish?' says who that is and offers, with no transfer."""
+    reply = router(dental).handle("Does Dr. Lee speak Spanish? My mom's English isn't great.")
+    assert reply.action is None and "not sure" in reply.text and "Dr. Sam Lee" in reply.text
+    asked_for = router(dental).handle("Is Dr. Lee in today?")
+    assert isinstance(asked_for.action, Transfer) and asked_for.action.staff.name == "Dr. Sam Lee"
