@@ -27,8 +27,8 @@ from agent.dialog.business import load_business
 from agent.dialog.caller_eval import CallerCase, Played, score_case
 from agent.simulate import place_call, wait_until_ready
 from agent.voice.speakable import speakable
-from benchmarks.report import write_section
-from benchmarks.understanding_eval import REPO, load_split
+from benchmarks.report import machine, write_section
+from benchmarks.understanding_eval import REPO, load_split, run_split
 from tests.fake_twilio import FakeTwilio
 
 SECTION_START = "<!-- understanding-audio:start -->"
@@ -121,14 +121,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", default="test", choices=["dev", "test"])
-    parser.add_argument("--limit", type=int, default=0, help="at most this many cases per trade (0: all)")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="at most this many cases per trade, spread (0: all)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is not installed (make setup installs it)")
     cases = speakable_cases(load_split(args.split))
-    if args.limit:
-        cases = [c for c in cases if [d.trade for d in cases].index(c.trade) + args.limit > cases.index(c)]
+    if args.limit:  # spread evenly over each trade's cases, so every intent is heard
+        trades = {c.trade: [d for d in cases if d.trade == c.trade] for c in cases}
+        cases = [
+            c for group in trades.values() for c in group[:: max(1, len(group) // args.limit)][: args.limit]
+        ]
     work = Path(tempfile.mkdtemp(prefix="understanding-audio-"))
     started = time.time()
     problems, read_as = asyncio.run(run(cases, work))
@@ -139,7 +144,9 @@ def main() -> None:
         f"{time.time() - started:.0f} s; espeak-ng callers {', '.join(VOICES)}; "
         "`agent serve` in its own process)"
     )
+    as_text = run_split(cases).accuracy()  # the same cases as text: what speech recognition costs
     lines = report.lines(title)
+    lines.insert(2, f"Machine: {machine()}. The same {len(cases)} cases as text: {100 * as_text:.1f} %.\n")
     print("\n".join(lines))
     if args.out:
         write_section(

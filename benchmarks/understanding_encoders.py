@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.dialog.business import load_business
 from agent.dialog.embed import load_encoder
 from agent.dialog.understanding import Thresholds, Understanding
-from benchmarks.report import write_section
+from benchmarks.report import machine, write_section
 from benchmarks.understanding_eval import REPO, load_split, run_split
 
 SECTION_START = "<!-- understanding-encoders:start -->"
@@ -75,6 +75,8 @@ def main() -> None:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines_out = [
         f"### Sentence encoders for understanding ({stamp}, `python -m benchmarks.understanding_encoders`)",
+        "",
+        f"Machine: {machine()}.",
         "",
         "Thresholds swept on the dev split only; held-out: the test split at the dev-best setting. Time:",
         f"the understanding layer alone per caller line ({len(lines)} lines from both splits), warm.",

@@ -14,7 +14,7 @@ from agent.dialog.caller_eval import CallerCase, SplitReport, load_caller_cases,
 from agent.dialog.embed import load_encoder
 from agent.dialog.router import Router
 from agent.dialog.understanding import Thresholds, Understanding
-from benchmarks.report import write_section
+from benchmarks.report import machine, write_section
 
 REPO = Path(__file__).resolve().parent.parent
 SPLITS = REPO / "benchmarks" / "understanding"
@@ -81,7 +81,7 @@ def main() -> None:
             args.out,
             SECTION_START,
             SECTION_END,
-            "\n".join([SECTION_START, f"Run {stamp}.", "", *lines, SECTION_END]) + "\n",
+            "\n".join([SECTION_START, f"Run {stamp} on {machine()}.", "", *lines, SECTION_END]) + "\n",
         )
 
 

@@ -10,7 +10,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.simulate import wait_until_ready
-from benchmarks.report import write_section
+from benchmarks.report import machine, write_section
 
 REPO = Path(__file__).resolve().parent.parent
 UTTERANCES = [
@@ -52,19 +51,6 @@ def make_speech(out: Path) -> list[Path]:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.machine()}"
 
 
 async def run_calls(url: str, token: str, wavs: list[Path], turns: int) -> list[dict[str, Any]]:
