@@ -282,14 +282,15 @@ class Router:
         if len(parts) < 2:
             return first
         answers = [first.text.removesuffix(ANYTHING_ELSE).strip()]
-        saved = (self._clarify, self._last_intent)
+        saved = (self._clarify, self._last_intent, self._draft, self._keep)
         for part in parts:
             reply = self._route(part, normalise(part))
             said = reply.text.removesuffix(ANYTHING_ELSE).strip()
             repeated = any(said in a or a in said for a in answers)
             if reply.intent in INFORM and reply.action is None and said and not repeated:
                 answers.append(said)
-            self._clarify, self._last_intent = saved
+            # Only answers are taken from the parts: a part that would start a message changes nothing.
+            self._clarify, self._last_intent, self._draft, self._keep = saved
             if len(answers) == MAX_ANSWERS:
                 break
         if len(answers) == 1:

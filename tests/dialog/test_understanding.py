@@ -147,3 +147,12 @@ def test_a_question_about_a_staff_member_is_answered_not_transferred(dental: Bus
     assert reply.action is None and "not sure" in reply.text and "Dr. Sam Lee" in reply.text
     asked_for = router(dental).handle("Is Dr. Lee in today?")
     assert isinstance(asked_for.action, Transfer) and asked_for.action.staff.name == "Dr. Sam Lee"
+
+
+def test_only_answers_are_taken_from_the_other_parts_of_a_turn(dental: Business) -> None:
+    """Answering each part of a turn keeps the answers only: a part asking for a message starts none."""
+    r = router(dental)
+    first = r.handle("Where are you located?")
+    combined = r._answer_the_rest("Where are you located? Can I leave a message for Maria?", first)
+    assert "42 Wharf Street" in combined.text and "your name" not in combined.text
+    assert not r.expects_details
