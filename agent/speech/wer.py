@@ -240,6 +240,23 @@ def align(reference: list[str], hypothesis: list[str]) -> WerResult:
     return WerResult(substitutions=s, deletions=d, insertions=ins, reference_words=n)
 
 
+def join_compounds(words: list[str], other: list[str]) -> list[str]:
+    """Join neighbours that the other text writes as one word ("call back" where it has "callback")."""
+    single = set(other)
+    out: list[str] = []
+    for word in words:
+        if out and out[-1] + word in single and not (out[-1] in single and word in single):
+            out[-1] += word
+        else:
+            out.append(word)
+    return out
+
+
 def word_error_rate(reference: str, hypothesis: str) -> WerResult:
-    """Score a transcript against its reference text, both normalised with `normalise`."""
-    return align(normalise(reference), normalise(hypothesis))
+    """Score a transcript against its reference text, both normalised with `normalise`.
+
+    A compound written as one word on one side and two on the other ("callback", "call back") is the
+    same words, not a substitution and an insertion.
+    """
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    return align(join_compounds(ref, hyp), join_compounds(hyp, ref))

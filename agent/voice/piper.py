@@ -12,7 +12,7 @@ from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 from pipecat.utils.tracing.service_decorators import traced_tts
-from piper import PiperVoice
+from piper import PiperVoice, SynthesisConfig
 
 from agent.config import EMBEDDED
 from agent.voice.chunker import ChunkAggregator
@@ -30,21 +30,25 @@ def load_piper(voice: str) -> PiperVoice:
     return PiperVoice.load(Path(voice))
 
 
-def synthesize_pcm(voice: PiperVoice, text: str) -> Iterator[bytes]:
+def synthesize_pcm(voice: PiperVoice, text: str, config: SynthesisConfig | None = None) -> Iterator[bytes]:
     """Yield 16-bit PCM at the voice's rate, one piece per sentence (blocking)."""
-    for chunk in voice.synthesize(text):
+    for chunk in voice.synthesize(text, syn_config=config):
         yield chunk.audio_int16_bytes
 
 
-def write_wav(voice: PiperVoice, text: str, path: str | Path) -> Path:
-    """Speak `text` into a 16-bit mono WAV file at the voice's rate (blocking) and return its path."""
+def write_wav(voice: PiperVoice, text: str, path: str | Path, config: SynthesisConfig | None = None) -> Path:
+    """Speak `text` into a 16-bit mono WAV file at the voice's rate (blocking) and return its path.
+
+    Piper samples noise each time, so the same text sounds slightly different per call; a `config` with
+    both noise scales at 0 gives the same audio every time.
+    """
     import wave
 
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(voice.config.sample_rate)
-        for pcm in synthesize_pcm(voice, text):
+        for pcm in synthesize_pcm(voice, text, config):
             wav.writeframes(pcm)
     return Path(path)
 

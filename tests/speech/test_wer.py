@@ -142,3 +142,10 @@ class TestWordErrorRate:
         total = sum([WerResult(1, 0, 0, 4), WerResult(0, 1, 1, 6)], NO_ERRORS)
         assert total == WerResult(1, 1, 1, 10)
         assert total.wer == pytest.approx(0.3)
+
+
+def test_a_compound_written_apart_is_not_an_error() -> None:
+    """'callback' against 'call back' (and back) scores no errors; a real extra word still counts."""
+    assert word_error_rate("my callback number", "my call back number").wer == 0
+    assert word_error_rate("please call back later", "please callback later").wer == 0
+    assert word_error_rate("call me back", "call me right back").insertions == 1
