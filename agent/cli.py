@@ -110,7 +110,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"--at: {exc} (expected YYYY-MM-DDTHH:MM)", file=sys.stderr)
         return 2
-    router = Router(business, clock=clock, encoder=load_encoder(settings.understanding_model))
+    encoder = load_encoder(settings.understanding_model)
+    router = Router(business, clock=clock, encoder=encoder, defer_unsure=settings.uses_endpoint)
     replier = None
 
     def reply_model(history: list[dict[str, str]]) -> str:
@@ -118,7 +119,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
         replier = replier or model_replier(settings, business)
         return replier(history)
 
-    run_chat(router, sys.stdin, sys.stdout, reply_model, route_intents=not settings.uses_endpoint)
+    run_chat(router, sys.stdin, sys.stdout, reply_model)
     return 0
 
 

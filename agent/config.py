@@ -42,6 +42,7 @@ class Settings:
     llm_model_path: str = EMBEDDED
     llm_threads: int = 2
     llm_max_tokens: int = 80
+    llm_temperature: float = 0.2  # a receptionist repeats the profile; it doesn't improvise
     understanding_model: str = "wordllama"  # the sentence encoder: wordllama, minilm, or a BERT folder
     tts_voice: str = EMBEDDED
     voices_dir: Path = Path("voices")

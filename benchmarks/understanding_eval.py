@@ -18,7 +18,17 @@ from benchmarks.report import machine, write_section
 
 REPO = Path(__file__).resolve().parent.parent
 SPLITS = REPO / "benchmarks" / "understanding"
-SPLIT_FILES = {"dev": ("dev.yaml", "dev2.yaml", "dev3.yaml"), "test": ("test.yaml",)}
+SPLIT_FILES = {
+    "dev": (
+        "dev.yaml",
+        "dev2.yaml",
+        "dev3.yaml",
+        "dev4-dental.yaml",
+        "dev4-plumbing.yaml",
+        "dev4-salon.yaml",
+    ),
+    "test": ("test.yaml",),
+}
 SECTION_START = "<!-- understanding-eval:start -->"
 SECTION_END = "<!-- understanding-eval:end -->"
 

@@ -49,6 +49,7 @@ def speech_dir(tmp_path_factory: pytest.TempPathFactory, models: Models) -> Path
         "msg2": "I need to move my cleaning to next week.",
         "no": "No.",
         "chat": "I just moved to the area.",
+        "ramble": "So my family and I just moved here from Ohio last month, and we are still settling in.",
         "okay": "Okay.",
     }
     for name, text in lines.items():

@@ -493,7 +493,7 @@ class TestWholeCall:
     async def test_openai_compatible_endpoint_answers_when_configured(
         self, settings: Settings, models: Models, speech_dir: Path
     ) -> None:
-        """With LLM_BASE_URL set, replies come from that endpoint, given the persona and transcript."""
+        """With LLM_BASE_URL set, what the profile doesn't answer goes to that endpoint, with the persona."""
         fake = FakeChatEndpoint("We open at nine on Saturday.")
         fake_server = TestServer(fake.app(), host="127.0.0.1", port=unused_port())
         await fake_server.start_server()
@@ -506,16 +506,35 @@ class TestWholeCall:
         srv = TestServer(create_app(cfg, models), host=cfg.host, port=cfg.port)
         await srv.start_server()
         try:
-            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "hours.wav")])
+            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "chat.wav")])
         finally:
             await srv.close()
             await fake_server.close()
         assert fake.requests, "the endpoint was never called"
         messages = fake.requests[-1]["messages"]
         assert messages[0]["role"] == "system" and "Harbor Dental" in messages[0]["content"]
-        assert any(m["role"] == "user" and "saturday" in str(m["content"]).lower() for m in messages)
+        assert any(m["role"] == "user" and "moved" in str(m["content"]).lower() for m in messages)
         reply = transcribe(models.whisper, ulaw_to_pcm16k(bytes(result.turns[0].reply_ulaw))).text
         assert {"open", "nine", "saturday"} & set(words(reply)), reply
+
+    async def test_an_endpoint_is_not_asked_what_the_profile_answers(
+        self, settings: Settings, models: Models, speech_dir: Path
+    ) -> None:
+        """With LLM_BASE_URL set, Saturday's opening time comes from the profile; the model isn't asked."""
+        fake = FakeChatEndpoint("We're open 24-7, every day of the year.")
+        fake_server = TestServer(fake.app(), host="127.0.0.1", port=unused_port())
+        await fake_server.start_server()
+        cfg = replace(settings, llm_base_url=f"http://127.0.0.1:{fake_server.port}/v1", llm_model="m")
+        srv = TestServer(create_app(cfg, models), host=cfg.host, port=cfg.port)
+        await srv.start_server()
+        try:
+            result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "hours.wav")])
+        finally:
+            await srv.close()
+            await fake_server.close()
+        assert fake.requests == []
+        reply = words(transcribe(models.whisper, ulaw_to_pcm16k(bytes(result.turns[0].reply_ulaw))).text)
+        assert "saturday" in reply and not {"24", "year"} & set(reply), reply
 
 
 async def test_a_server_without_console_operators_says_how_to_create_one(

@@ -87,7 +87,7 @@ def build_call_pipeline(
     voice: VoiceChoice | None = None,
 ) -> CallPipeline:
     """Wire caller audio → VAD/turn → Whisper → receptionist → reply model → `voice` (or default) → Twilio."""
-    receptionist = Receptionist(call, route_intents=not settings.uses_endpoint, encoder=models.encoder)
+    receptionist = Receptionist(call, defer_unsure=settings.uses_endpoint, encoder=models.encoder)
     system: Any = {"role": "system", "content": business.system_prompt}
     context = LLMContext(messages=[system])
     if settings.uses_endpoint:

@@ -7,11 +7,19 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
+import structlog
+
 from agent.config import Settings
 from agent.dialog.actions import EndCall, Reply, TakeMessage, Transfer
 from agent.dialog.business import Business
 from agent.dialog.grounded import SentenceGate
 from agent.dialog.router import Router
+
+log = structlog.get_logger(__name__)
+LOST_REPLY = (
+    "I'm sorry, I'm having trouble answering that right now. I can take a message, or connect you with "
+    "someone who can help."
+)
 
 
 def action_json(reply: Reply) -> dict[str, Any] | None:
@@ -46,21 +54,30 @@ def model_replier(settings: Settings, business: Business) -> Callable[[list[dict
     """The configured free-reply model (an OpenAI-compatible endpoint, or the embedded one), grounded."""
     system = {"role": "system", "content": business.system_prompt}
     if settings.uses_endpoint:
-        from openai import OpenAI
+        import httpx
+        from openai import APIError, OpenAI
         from openai.types.chat import ChatCompletionChunk
 
         client = OpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none")
 
         def endpoint(history: list[dict[str, str]]) -> str:
-            stream = client.chat.completions.create(
-                model=settings.llm_model or "default",
-                messages=[system, *history],  # type: ignore[list-item]
-                max_tokens=settings.llm_max_tokens,
-                stream=True,
-            )
-            chunks = [c for c in stream if isinstance(c, ChatCompletionChunk)]
-            pieces = (c.choices[0].delta.content or "" for c in chunks if c.choices)
-            return grounded(business.system_prompt, "".join(pieces))
+            gate, heard = SentenceGate(business.system_prompt), []
+            try:
+                stream = client.chat.completions.create(
+                    model=settings.llm_model or "default",
+                    messages=[system, *history],  # type: ignore[list-item]
+                    max_tokens=settings.llm_max_tokens,
+                    temperature=settings.llm_temperature,
+                    stream=True,
+                )
+                for chunk in stream:
+                    if isinstance(chunk, ChatCompletionChunk) and chunk.choices:
+                        heard += gate.feed(chunk.choices[0].delta.content or "")
+            except (APIError, httpx.HTTPError) as exc:
+                # The server failed mid-reply: what was already said stands, then an honest way on.
+                log.warning("llm_endpoint_failed", error=str(exc), said=len(heard))
+                return "".join([*heard, LOST_REPLY]).strip()
+            return "".join([*heard, *gate.finish()]).strip()
 
         return endpoint
     import threading
@@ -81,12 +98,11 @@ def run_chat(
     lines: Iterable[str],
     out: TextIO,
     reply_model: Callable[[list[dict[str, str]]], str] | None = None,
-    route_intents: bool = True,
 ) -> int:
     """Feed caller lines (`#5` presses key 5) to the router; write one JSON line each. Returns turns.
 
-    Without `route_intents` (an endpoint model is configured) every spoken line goes to the model, as on
-    a call.
+    What the router leaves to the model (small talk; with an endpoint, whatever it isn't sure of) goes to
+    `reply_model`, grounded, as on a call.
     """
     history: list[dict[str, str]] = []
     turns = 0
@@ -97,10 +113,8 @@ def run_chat(
         turns += 1
         if line.startswith("#") and len(line) == 2:
             reply = router.handle_key(line[1]) or Reply("", "key_ignored")
-        elif route_intents:
-            reply = router.handle(line)
         else:
-            reply = Reply("", "chat", use_model=True)
+            reply = router.handle(line)
         text = reply.text or reply.nudge
         if reply.use_model:
             text = reply_model([*history, {"role": "user", "content": line}]) if reply_model else ""

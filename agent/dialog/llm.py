@@ -195,7 +195,11 @@ def make_llm_service(
         return OpenAILLMService(
             api_key=settings.llm_api_key or "not-needed",
             base_url=settings.llm_base_url,
-            settings=OpenAILLMService.Settings(model=settings.llm_model or "default"),
+            settings=OpenAILLMService.Settings(
+                model=settings.llm_model or "default",
+                temperature=settings.llm_temperature,
+                max_tokens=settings.llm_max_tokens,
+            ),
         )
     if engine is None:
         raise RuntimeError("the embedded reply model is not loaded")

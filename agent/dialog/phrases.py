@@ -128,12 +128,12 @@ BYE = re.compile(
 )
 NOT_BYE = re.compile(r"\b(but|and also|also|one more|another question|before you go|wait)\b")
 LEAVE_MESSAGE = re.compile(
-    r"\b(leave|take|pass on|pass along|give \w+|send \w+) (a |my |her |him |them )?(quick )?message\b|"
+    r"\b(leave|take|pass on|pass along|give \w+|send \w+|pass) (a |my |her |him |them )?(quick )?message\b|"
     r"\b(leave|put me through to|send me to) (a |the |her |his |their )?voicemail\b|^(a )?message( please)?$"
 )
 MESSAGE = re.compile(
     r"\bgive me a (call|ring|buzz|call back)\b|\b(call|ring|phone) me\b|"
-    r"\b(leave|take|pass on|pass along|give \w+|send \w+) (a |my |her |him |them )?(quick )?message\b|"
+    r"\b(leave|take|pass on|pass along|give \w+|send \w+|pass) (a |my |her |him |them )?(quick )?message\b|"
     r"\bcall me back\b|\bcall back\b|\bcallback\b|"
     r"\bhave (him|her|them|someone|somebody|\w+)( \w+)? (call|ring|phone|give me)\b|"
     r"\bget back to me\b|\b(leave|send me to) (a |her |his |their )?voicemail\b|^(a )?message( please)?$"
@@ -149,7 +149,10 @@ ABOUT_PERSON = re.compile(
 # "Is Maria in?", "is Dana Wu available": asked of a staff member's name, a request to reach them.
 AVAILABLE = re.compile(r"\bis \w+( \w+)? (there|around|available|free|in)\b")
 # A statement that asks for something ("a complaint about my haircut"), not just news ("for a wedding").
-REQUEST = re.compile(r"\b(question|problem|issue|complaint|complain|about|regarding|need|want|help with)\b")
+REQUEST = re.compile(
+    r"\b(question|problem|issue|complaint|complain|about|regarding|need|want|help with|"
+    r"looking for (someone|somebody|a \w+))\b"
+)
 # "I have a question about…", "I'm calling about…": the topic says whom to reach.
 CALLING_ABOUT = re.compile(
     r"\b(question|calling|call|problem|issue|query|concern) (about|regarding|with|on)\b"
@@ -183,25 +186,110 @@ HELLO = re.compile(
 )
 SMALLTALK = re.compile(r"\bhow are you\b|\bhow's it going\b|\bhow is it going\b|\bhow are things\b")
 QUESTION = re.compile(
-    r"^(um |uh |so |and |oh |hi |hey |yeah |okay |ok |well )*"
+    r"^(um |uh |so |and |oh |hi |hey |hola |hello |yeah |yes |okay |ok |well |like |sorry |quick question )*"
     r"(do|does|did|can|could|will|would|is|are|was|were|"
     r"what|what's|whats|when|where|who|whom|which|why|how|should|have|has|any|you)\b"
 )
+# A question asked as a statement: "I was wondering if…", "any chance you…".
+INDIRECT_QUESTION = re.compile(
+    r"\b(i was|i'm|im|just) wondering\b|\bwondering (if|whether|about)\b|\bi want(ed)? to (know|ask|check)\b|"
+    r"\b(do|does) (anyone|anybody) know\b|\bany (way|chance)\b|\bcurious (if|whether|about)\b|"
+    r"\btell me (if|whether|how|what|when|where)\b"
+)
+_DAY = (
+    r"(today|tomorrow|tonight|this|next|for|soon|asap|"
+    r"(on )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday))"
+)
+_WHEN = (
+    r"(today|tomorrow|tonight|this|next|on|at|for|soon|sometime|before|after|early|asap|right away|by|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+)
 BOOKING = re.compile(
-    r"\b(appointment|book|booking|schedule|reschedule|fit (me|us|them|him|her) in|be seen|"
-    r"get (me|us|them|him|her|someone|somebody|a \w+) (in|out|over)|come (out|look|take a look)|"
-    r"send (someone|somebody|a \w+)|move (my|the|it)|push (it|my|the)|earliest|get in|come in for|"
+    r"\b(appointment|book|booking|schedule|reschedule|fit (me|us|them|him|her)( in)?|"
+    rf"be seen {_WHEN}|get (me|us|them|him|her|someone|somebody|a \w+|my \w+) (in|out|over)|"
+    r"come (out|look|take a look)|send (someone|somebody|a \w+)|move (my|the|it|that|this)|"
+    rf"push (it|my|the)|earliest|get in {_WHEN}|get in with|come in for|set up (a|an|my) \w+|"
     r"anything (open|available)|openings?|availability|slots?|any spots?|next available|"
+    r"what's available|whats available|have (me|us) down|"
     r"do you have anything|set (something|it|one|that|them|him|her) up|cancel (my|the|our|her|his)|"
-    r"on the (calendar|books|schedule)|scheduled|(a|an) (spot|slot|opening) (on|for|this|next|today)|"
-    r"see (me|us|him|her|them))\b"
+    r"on the (calendar|books|schedule)|scheduled|(a|an) slot|(a|an) (spot|opening) "
+    rf"{_DAY}|any \w+ (spots?|openings?|slots?)|see (me|us|him|her|them|someone|somebody))\b"
+)
+# Asking to book in so many words: a booking even when a profile entry matches the question too.
+BOOK = re.compile(
+    r"\b(book|schedule|reschedule|make an appointment|get (me|us|them|him|her|my \w+) in|fit \w+ in|"
+    r"cancel my|move my)\b"
+)
+# About booking, not a booking: "do I need an appointment?", "what if I cancel?", "before I book".
+NOT_BOOKING = re.compile(
+    r"\b(need|needs|without|no|require|required|requires) (an |a )?(appointment|booking)\b|"
+    r"\bwalk[- ]?ins?\b|\b(just )?(show up|drop in|pop (in|by)|stop by)\b|\bbefore i book\b|"
+    r"\bif i (cancel|reschedule|miss|need to cancel|have to cancel)\b|\bcancellation\b|"
+    r"\b(late|cancel(l)?ation|no[- ]show) (fee|policy|charge)\b"
 )
 # Words that are strong evidence for a generic intent wherever they are said.
 INTENT_WORDS = {
     "hours": re.compile(r"\bhours\b|\bopen (till|until|til)\b|\bwhat time do you\b|\bhow late\b"),
     "address": re.compile(
         r"\baddress\b|\bstreet\b|\blocated\b|\blocation\b|\bdirections?\b|\bpark(ing)?\b|\bunit\b|"
-        r"\bfloor\b|\bcross street\b|\blandmark\b|\bnear you\b|\bfind you\b|\bwhere are you\b"
+        r"\bfloor\b|\bcross street\b|\blandmark\b|\bnear you\b|\bfind you\b|\bwhere are you\b|"
+        r"\bintersection\b|\bnext to (you|your|the)\b|\bwhat town\b|\bwhich town\b|\bwhat city\b|"
+        r"\bwhere (is|are) (your|the) (shop|office|salon|store|place|building)\b|\bcross streets\b"
     ),
 }
+# Everyday ways of saying what profiles name in one word: a turn is read as if that word were said too.
+EQUIVALENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (r"\b(visa|mastercard|master card|amex|american express|discover card|plastic)\b", "credit card"),
+        (r"\bdebit\b", "debit card"),
+        (r"\bif (i|we) (cancel|miss|don't show|can't make it)\b", "cancellation"),
+        (
+            r"\b(forms? of payment|ways? to pay|pay (with|by|using)|paying with|kinds? of payment)\b",
+            "payment methods",
+        ),
+        (
+            r"\b(payment plans?|pay (it )?(off )?(over time|in installments|monthly)|installments)\b",
+            "financing",
+        ),
+        (r"\b(getting married|bride|bridesmaids?|bridal party)\b", "wedding"),
+        (
+            r"\b(supposed to be here|on (his|her|their) way|running late|(nobody|no one)('s| has)? shown up|"
+            r"where's (he|she|your guy|the tech|my tech))\b",
+            "arrival eta",
+        ),
+        (r"\b(give (us|me|you) a (number|price|ballpark)|ballpark|rough (idea|number|price))\b", "estimate"),
+        (r"\b(stand behind|breaks? again|(come|comes|coming) back again|goes wrong again)\b", "guarantee"),
+        (
+            r"\b(little ones|toddlers?|teenagers?|"
+            r"(\d+|two|three|four|five|six|seven|eight|nine|ten) year olds?)\b",
+            "kids",
+        ),
+        (r"\b(just )?(show up|drop by|pop by|swing by|stop by|come by)\b|\bno appointment\b", "walk-in"),
+        (r"\bafter (your |the |normal |regular |business |working |usual )+hours\b", "after hours"),
+        (
+            r"\b(\w+day night|late at night|at night|overnight|"
+            r"(one|two|three|four|[1-4]) (am|in the morning))\b",
+            "middle of the night",
+        ),
+        (r"\b(heat|heating|furnace|heater) (goes|went|is|has gone) (out|off|down)\b", "no heat"),
+        (r"\b(cross streets?|intersection|nearest corner)\b", "directions"),
+        (r"\b(how do i find you|next to you|near you|look for)\b", "directions landmark"),
+    )
+)
+# How long something takes: a question the price doesn't answer.
+DURATION = re.compile(
+    r"\bhow long (does|do|will|would|is|should)\b|\bhow much time\b|\bhow many (minutes|hours)\b"
+)
 URGENT = re.compile(r"\b(urgent|emergency|asap|as soon as possible|right away|immediately)\b")
+
+
+def wants_booking(text: str) -> bool:
+    """Whether a (normalised) turn asks to make, move or cancel a booking, not about booking rules."""
+    return bool(BOOKING.search(text)) and not NOT_BOOKING.search(text)
+
+
+def with_equivalents(text: str) -> str:
+    """A (normalised) turn plus the one-word names of everyday phrasings it uses (see EQUIVALENTS)."""
+    extra = [words for pattern, words in EQUIVALENTS if pattern.search(text)]
+    return " ".join([text, *extra])

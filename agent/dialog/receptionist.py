@@ -86,12 +86,11 @@ def last_user_text(frame: LLMContextFrame) -> str:
 class Receptionist(FrameProcessor):
     """Sits between the user aggregator and the LLM; answers what the profile answers, runs actions."""
 
-    def __init__(self, call: CallContext, route_intents: bool, encoder: Encoder | None = None) -> None:
-        """`route_intents` routes core intents before the model (the embedded default)."""
+    def __init__(self, call: CallContext, defer_unsure: bool = False, encoder: Encoder | None = None) -> None:
+        """Answer from the profile first; `defer_unsure` passes what it isn't sure of to an endpoint model."""
         super().__init__(name="receptionist")
         self.call = call
-        self.router = Router(call.business, encoder=encoder)
-        self.route_intents = route_intents
+        self.router = Router(call.business, encoder=encoder, defer_unsure=defer_unsure)
         self.outcome = Outcome()
         self._silence_task: asyncio.Task[None] | None = None
         self._limit_task: asyncio.Task[None] | None = None
@@ -147,7 +146,7 @@ class Receptionist(FrameProcessor):
             and await self._resumed(frame)
         ):
             return
-        if isinstance(frame, LLMContextFrame) and self.route_intents:
+        if isinstance(frame, LLMContextFrame):
             utterance = last_user_text(frame)
             reply = await asyncio.to_thread(self.router.handle, utterance)  # the encoder runs there
             self._routed()

@@ -17,14 +17,17 @@ from agent.dialog.message_taking import FIELD_STEPS, MessageDraft, is_no, next_s
 from agent.dialog.phrases import (
     ABOUT_PERSON,
     AVAILABLE,
-    BOOKING,
+    BOOK,
     BYE,
     CALLING_ABOUT,
     CANCEL,
+    DURATION,
     HELLO,
     HOURS_WORDS,
+    INDIRECT_QUESTION,
     LEAVE_MESSAGE,
     MESSAGE,
+    NOT_BOOKING,
     NOT_BYE,
     OPEN_NOW,
     PERSON,
@@ -35,11 +38,13 @@ from agent.dialog.phrases import (
     SMALLTALK,
     START_OVER,
     YES,
+    wants_booking,
 )
 from agent.dialog.spoken import normalise
 from agent.dialog.understanding import BOOKING_WORDS, Reading, Sense, Thresholds, Understanding
 
-ROLE_WORDS = {"owner": "boss", "manager": "boss", "dentist": "doctor"}  # a role's everyday name
+# A role's everyday names (patterns).
+ROLE_WORDS = {"owner": r"boss|owns (the|this|your) \w+", "manager": "boss", "dentist": "doctor"}
 INFORM = ("hours", "address", "service", "faq")  # answers from the profile that take no action
 MAX_ANSWERS = 2  # a phone caller can't skim: at most this many questions answered in one reply
 _PART_BREAK = re.compile(
@@ -49,16 +54,20 @@ _PART_BREAK = re.compile(
 )
 
 
+_CLAUSE_BREAK = re.compile(r"[,;:]\s*|\s+\b(?:but|so|and|or)\b\s+", re.IGNORECASE)
+
+
 def split_questions(utterance: str) -> list[str]:
     """An utterance's sentences and 'and'-joined questions, each on its own."""
     return [p.strip() for p in _PART_BREAK.split(utterance) if p and p.strip()]
 
 
 def asks_question(utterance: str) -> bool:
-    """Whether any part of an utterance is a question (by its mark or its first word)."""
-    return utterance.rstrip().endswith("?") or any(
-        QUESTION.match(normalise(p)) or p.endswith("?") for p in split_questions(utterance)
-    )
+    """Whether any part of an utterance is a question: its mark, a clause's first word, "I was wondering"."""
+    if "?" in utterance or INDIRECT_QUESTION.search(normalise(utterance)):
+        return True
+    clauses = (c for p in split_questions(utterance) for c in _CLAUSE_BREAK.split(p))
+    return any(QUESTION.match(normalise(c)) for c in clauses)
 
 
 UNKNOWN = (
@@ -75,6 +84,7 @@ class Router:
     clock: Callable[[], dt.datetime] | None = None
     understanding: Understanding | None = None
     encoder: Encoder | None = None  # none: the default encoder
+    defer_unsure: bool = False  # an endpoint model answers what the profile doesn't answer for sure
     history: list[str] = field(default_factory=list)
     last_reading: Reading | None = None
     _draft: MessageDraft | None = None
@@ -180,9 +190,15 @@ class Router:
             if chosen is not None:
                 return self._answer(chosen, raw, text, reading)
         sure = [(s, v) for s, v in reading.ranked if reading.sure(s, self._t.strong, self._t.min_score)]
+        if NOT_BOOKING.search(text):  # "what if I cancel?", "before I book": a question, not a booking
+            sure = [(s, v) for s, v in sure if s.intent != "booking"]
         faq = next((s for s, _ in sure if s.intent == "faq" and s in reading.evidence), None)
         asks = asks_question(raw)
-        if BOOKING.search(text) and not PRICE.search(text) and not (faq is not None and asks):
+        if (
+            wants_booking(text)
+            and not PRICE.search(text)
+            and not (faq is not None and asks and not BOOK.search(text))
+        ):
             return self._answer(Sense("booking", self._booking_ref(reading)), raw, text, reading)
         if self._about_hours(text, reading):
             return self._say(answer_hours(b, text, self.now()), "hours")
@@ -207,6 +223,8 @@ class Router:
             and rival[1] >= self._t.clarify_min
             and self._distinct(best, rival[0])
         ):
+            if self.defer_unsure:
+                return Reply("", "chat", use_model=True)
             self._clarify = (best, rival[0])
             return Reply(
                 f"Just to be sure: {self._describe(best)}, or {self._describe(rival[0])}?", "clarify"
@@ -256,6 +274,13 @@ class Router:
             if asked is not None and not asked[1]:
                 return self._not_offered(asked[0])
             service = next(s for s in b.services if s.name == sense.ref)
+            if DURATION.search(text) and not re.search(r"\b(minutes?|hours?)\b", service.description):
+                return self._say(
+                    f"I'm not sure how long the {service.name.lower()} takes. I can take a message, or "
+                    "connect you with someone who can tell you.",
+                    "unknown",
+                    follow=False,
+                )
             return self._say(self._hedged(raw, answer_service(service)), "service")
         if intent == "faq":
             faq = next(f for f in b.faq if f.question == sense.ref)
@@ -286,7 +311,11 @@ class Router:
         for part in parts:
             reply = self._route(part, normalise(part))
             said = reply.text.removesuffix(ANYTHING_ELSE).strip()
-            repeated = any(said in a or a in said for a in answers)
+            repeated = any(said in a or a in said for a in answers) or (
+                # "Sundays? Are you even open?": the same hours question again, with no day of its own
+                reply.intent == first.intent == "hours"
+                and not mentioned_days(normalise(part), self.now().date(), self.business.hours)
+            )
             if reply.intent in INFORM and reply.action is None and said and not repeated:
                 answers.append(said)
             # Only answers are taken from the parts: a part that would start a message changes nothing.
@@ -326,11 +355,12 @@ class Router:
         )
 
     def _fallback(self, raw: str, text: str) -> Reply:
-        """Nothing the profile holds: a question gets an honest don't-know, small talk goes to the model."""
+        """Nothing the profile holds: a question gets an honest don't-know (`defer_unsure`: the model)."""
         asked = self.reader().offered(text)
         if asked is not None and not asked[1]:
             return self._not_offered(asked[0])
-        if QUESTION.match(text) or raw.strip().endswith("?") or PRICE.search(text):
+        asks = asks_question(raw) or PRICE.search(text)
+        if asks and not self.defer_unsure:
             return self._say(UNKNOWN, "unknown", follow=False)
         if SMALLTALK.search(text):
             return self._say(
@@ -338,7 +368,7 @@ class Router:
             )
         if HELLO.match(text):
             return Reply("", "hello", nudge="Hi there! How can I help you today?")
-        return Reply("", "chat", use_model=True)
+        return Reply("", "chat", use_model=True)  # the model, with the profile and its tools
 
     def _is_goodbye(self, text: str) -> bool:
         if BYE.search(text) and not NOT_BYE.search(text) and not QUESTION.match(text):
@@ -354,7 +384,7 @@ class Router:
         if OPEN_NOW.search(text):
             return True
         days = mentioned_days(text, self.now().date(), self.business.hours)
-        if not days or BOOKING.search(text) or MESSAGE.search(text):
+        if not days or wants_booking(text) or MESSAGE.search(text):
             return False
         if self._last_intent == "hours" and len(text.split()) <= 6:
             return True  # "and on Saturday?" after an answer about hours
@@ -456,8 +486,8 @@ class Router:
                 len(parts) > 1 and re.search(rf"\b(mr|ms|mrs|miss|dr|doctor) {re.escape(parts[-1])}\b", text)
             ):
                 return s
-            roles = [s.role.lower(), *(ROLE_WORDS.get(w, "") for w in s.role.lower().split())]
-            if any(r and re.search(rf"\b{re.escape(r)}\b", text) for r in roles):
+            roles = [re.escape(s.role.lower()), *(ROLE_WORDS.get(w, "") for w in s.role.lower().split())]
+            if any(r and re.search(rf"\b({r})\b", text) for r in roles):
                 return s
         return None
 

@@ -22,7 +22,8 @@ NOT_NAMES = {
     "calling", "looking", "wondering", "trying", "just", "not", "sorry", "fine", "good", "here", "kind",
     "sort",
     "really", "very", "quite", "about", "regarding", "urgent", "important", "a", "the", "my", "so", "pretty",
-    "an", "for", "ok", "okay", "still", "me", "that", "actually", "been", "going", "having",
+    "an", "for", "ok", "okay", "still", "me", "that", "actually", "been", "going", "having", "kinda",
+    "sorta", "gonna", "wanna", "with", "from", "also", "quick",
 }  # fmt: skip
 # Words speech recognition puts where a name it doesn't know was said ("Lisa Wong" → "Lisa One",
 # "Ana Silva" → "On A"): a name made of them is worth spelling out.
@@ -32,10 +33,24 @@ _NAME_DOUBTS = {
 }  # fmt: skip
 
 
+# Spellings that typed and recognised speech use for everyday words.
+SLIPS = {
+    "tonite": "tonight", "nite": "night", "tomorow": "tomorrow", "tommorow": "tomorrow",
+    "tommorrow": "tomorrow", "tmrw": "tomorrow", "thru": "through", "wknd": "weekend", "pls": "please",
+    "plz": "please", "appt": "appointment", "appts": "appointments", "yall": "y'all", "ya'll": "y'all",
+    "wat": "what", "wen": "when", "adress": "address", "satuday": "saturday",
+}  # fmt: skip
+SLIPS.update(
+    {"a point meant": "appointment", "appoint meant": "appointment", "you're a dress": "your address"}
+)
+_SLIPS = re.compile(rf"\b({'|'.join(SLIPS)})\b")
+
+
 def normalise(text: str) -> str:
     """Lower-case, straighten quotes, and drop punctuation other than apostrophes and hyphens."""
     text = text.lower().replace("’", "'").replace("‘", "'")
-    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9'\-\+ ]", " ", text)).strip()
+    text = re.sub(r"\s+", " ", re.sub(r"[^a-z0-9'\-\+ ]", " ", text)).strip()
+    return _SLIPS.sub(lambda m: SLIPS[m.group(0)], text)
 
 
 def extract_digits(text: str, min_len: int = 7) -> str:

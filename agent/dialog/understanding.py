@@ -13,14 +13,19 @@ from agent.dialog.business import Business, Directory
 from agent.dialog.dates import MONTHS
 from agent.dialog.embed import Encoder, Vectors, load_encoder
 from agent.dialog.hours import WEEKDAYS
-from agent.dialog.phrases import EXAMPLES, INTENT_WORDS
+from agent.dialog.phrases import EXAMPLES, INTENT_WORDS, with_equivalents
 
 KEYWORD_BOOST = 0.25  # a profile keyword said as a whole word: strong evidence for its entry
 NAME_BOOST = 0.3  # a staff member's name said
 EXTRA_KEYWORD = 0.05  # each further keyword of the same entry (up to two more)
+_SERVICE_VERBS = (
+    r"(do|does|offer|offers|provide|provides|handle|handles|fix|fixes|repair|repairs|install|installs|"
+    r"put in|puts in|pump|pumps|clean|cleans|sell|sells|carry|carries|work on|works on|service|services)"
+)
 _ASKS_SERVICE = re.compile(
-    r"\b(do|does|can|could|would) (you|y'all|ya|your \w+)( guys| folks| all)?( also| even| ever)? "
-    r"(do|offer|provide|handle|fix|repair|install|pump|clean|sell|carry|work on|service)\b (?P<thing>.+)"
+    r"\b((do|does|can|could|would) (you|y'all|ya|your \w+)( guys| folks| all)?( also| even| ever)?|"
+    r"(anyone|anybody|someone|somebody)( there| here| at your \w+)?( who)?( also| even)?) "
+    rf"{_SERVICE_VERBS}\b (?P<thing>.+)"
 )
 _THING_END = re.compile(r"\b(?:or|and|there|for|on|in|at|here|too|also|like|as well)\b|[,.?!]")
 _CALENDAR = re.compile(
@@ -218,6 +223,7 @@ class Understanding:
 
     def read(self, text: str) -> Reading:
         """Score every sense for one caller turn (blocking: runs the encoder)."""
+        text = with_equivalents(text)
         vector = self.encoder.encode([text])[0]
         sims = self._vectors @ vector
         best: dict[Sense, float] = {}

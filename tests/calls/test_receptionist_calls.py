@@ -269,7 +269,7 @@ async def test_barge_in_keeps_only_what_the_caller_heard_in_the_conversation(
     srv = await serve(cfg, models)
     try:
         result = await place_call(
-            cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "long.wav")], barge_in_after_s=1.5
+            cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "ramble.wav")], barge_in_after_s=1.5
         )
         await wait_idle(srv)
     finally:
@@ -331,14 +331,17 @@ async def test_a_noise_burst_over_the_agent_does_not_lose_its_reply(
 async def test_endpoint_model_transfers_with_a_tool_call(
     call_settings: Settings, models: Models, speech_dir: Path, twilio: tuple[FakeTwilio, TestServer]
 ) -> None:
-    """With an endpoint configured, the model's transfer_call tool moves the call via REST."""
+    """With an endpoint configured, the model's transfer_call tool moves the call via REST.
+
+    The caller says something the profile doesn't answer, so the router leaves the turn to the model.
+    """
     fake = FakeChatEndpoint("Connecting you now.", tool_call=("transfer_call", {"staff_name": "Dr. Sam Lee"}))
     llm = TestServer(fake.app(), host="127.0.0.1", port=unused_port())
     await llm.start_server()
     cfg = replace(call_settings, llm_base_url=f"http://127.0.0.1:{llm.port}/v1", llm_model="m")
     srv = await serve(cfg, models)
     try:
-        result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "bill.wav")])
+        result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "chat.wav")])
         await wait_idle(srv)
     finally:
         await srv.close()

@@ -112,7 +112,7 @@ async def test_an_operator_finds_a_simulated_call_hears_it_and_handles_its_messa
     srv = await serve(cfg, models)
     try:
         await add_operator(srv.app[STATE].calllog.db, "editor", "editor", PASSWORD)
-        result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "msg0.wav")])
+        result = await place_call(cfg.public_base_url, AUTH_TOKEN, [str(speech_dir / "chat.wav")])
         await wait_idle(srv)
         shot = ARTIFACTS / "console-call-page.png"
         seen = await asyncio.to_thread(drive_browser, cfg.public_base_url, result.call_sid, shot)
@@ -122,7 +122,7 @@ async def test_an_operator_finds_a_simulated_call_hears_it_and_handles_its_messa
     print(f"screenshot of the call page: {shot}")
     assert seen["login_redirect"] is True
     transcript = str(seen["transcript"])
-    assert "Harbor Dental" in transcript and "message" in transcript.lower(), transcript
+    assert "Harbor Dental" in transcript and "moved" in transcript.lower(), transcript
     assert isinstance(seen["duration"], float | int) and seen["duration"] > 1
     start, position = seen["seek"]  # type: ignore[misc]
     assert start > 1 and abs(position - start) < 1.0, seen["seek"]  # clicking a turn seeks the player

@@ -156,3 +156,57 @@ def test_only_answers_are_taken_from_the_other_parts_of_a_turn(dental: Business)
     combined = r._answer_the_rest("Where are you located? Can I leave a message for Maria?", first)
     assert "42 Wharf Street" in combined.text and "your name" not in combined.text
     assert not r.expects_details
+
+
+@pytest.mark.parametrize(
+    ("said", "intent", "needle"),
+    [
+        ("do you guys take plastic", "faq", "credit"),  # an everyday word for what the profile names
+        ("is there like parking or do I gotta find a spot on the street", "address", "parking"),
+        ("I've got a five year old and a seven year old, can they be seen there also", "faq", "children"),
+        ("how long does a cleaning usually take", "unknown", "not sure how long"),
+    ],
+)
+def test_everyday_phrasings_reach_the_profile_entry(
+    dental: Business, said: str, intent: str, needle: str
+) -> None:
+    """Synonyms, a 'spot' that is a parking space, a child's age, and a duration the profile lacks."""
+    reply = router(dental).handle(said)
+    assert reply.intent == intent and needle in reply.text and reply.action is None, reply
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "can I just pop by on my lunch break or do I need an appointment",
+        "what's your website, I wanna look at some reviews before I book",
+        "what happens if I cancel the morning of",
+    ],
+)
+def test_a_question_about_booking_is_not_a_booking(dental: Business, said: str) -> None:
+    """Walk-ins, 'before I book' and a cancellation rule are asked about: nobody is transferred."""
+    assert router(dental).handle(said).action is None
+
+
+def test_an_unasked_statement_question_gets_an_honest_answer(dental: Business) -> None:
+    """'I was wondering if…' and a question in a later clause are questions, without a question mark."""
+    for said in (
+        "hola um does anybody there speak spanish",
+        "I was wondering if you validate parking tickets",
+    ):
+        reply = router(dental).handle(said)
+        assert not reply.use_model and reply.action is None, (said, reply)
+
+
+def test_with_an_endpoint_what_the_profile_answers_stays_local_and_the_rest_goes_to_the_model(
+    dental: Business,
+) -> None:
+    """`defer_unsure`: hours and a booking are handled by the router; an unanswerable question goes to the
+    model instead of the canned don't-know; a service not offered is still said to be missing."""
+    now = dt.datetime(2026, 12, 2, 10, 30, tzinfo=dental.timezone)
+    r = Router(dental, clock=lambda: now, defer_unsure=True)
+    assert r.handle("what time do you close today?").intent == "hours"
+    assert isinstance(r.handle("I'd like to book a cleaning").action, Transfer)
+    r = Router(dental, clock=lambda: now, defer_unsure=True)
+    assert r.handle("What's your fax number?").use_model
+    assert "don't see braces" in r.handle("Do you do braces?").text

@@ -85,7 +85,7 @@ async def test_a_call_leaves_its_row_turns_with_heard_text_and_latency_and_its_m
     settings = replace(cfg, llm_base_url=f"http://127.0.0.1:{llm.port}/v1", llm_model="m")
     srv = await serve(settings, models)
     try:
-        result = await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "msg0.wav")])
+        result = await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "chat.wav")])
         await wait_idle(srv)
     finally:
         await srv.close()
@@ -106,7 +106,7 @@ async def test_a_call_leaves_its_row_turns_with_heard_text_and_latency_and_its_m
     greeting, asked, reply = record.turns[:3]
     assert "Harbor Dental" in greeting.text and "recorded" in greeting.text
     assert greeting.heard_text == greeting.text and not greeting.interrupted
-    assert "message" in asked.text.lower() and asked.partials and asked.partials[-1]["final"] is True
+    assert "moved" in asked.text.lower() and asked.partials and asked.partials[-1]["final"] is True
     assert greeting.end_s <= asked.start_s < asked.end_s <= reply.start_s
     assert reply.text.startswith("I've passed that on to Maria") and reply.heard_text == reply.text
     split = (reply.end_of_turn_ms, reply.stt_ms, reply.llm_first_token_ms, reply.tts_first_audio_ms)
@@ -318,7 +318,7 @@ async def test_a_failing_reply_model_leaves_an_error_event_under_the_turn(
     settings = replace(cfg, llm_base_url=f"http://127.0.0.1:{llm.port}/v1", llm_model="m")
     srv = await serve(settings, models)
     try:
-        result = await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "hours.wav")])
+        result = await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "chat.wav")])
         await wait_idle(srv)
     finally:
         await srv.close()
