@@ -15,16 +15,13 @@ from agent.dialog.embed import Encoder, load_encoder
 from agent.dialog.hours import describe_now, describe_week
 from agent.dialog.message_taking import FIELD_STEPS, MessageDraft, is_no, next_step, start_draft, take_answer
 from agent.dialog.phrases import (
-    ABOUT_PERSON,
     AVAILABLE,
     BOOK,
     BYE,
-    CALLING_ABOUT,
     CANCEL,
     DURATION,
     HELLO,
     HOURS_WORDS,
-    INDIRECT_QUESTION,
     LEAVE_MESSAGE,
     MESSAGE,
     NOT_BOOKING,
@@ -40,34 +37,20 @@ from agent.dialog.phrases import (
     YES,
     wants_booking,
 )
+from agent.dialog.questions import asks_question, question_parts
 from agent.dialog.spoken import normalise
-from agent.dialog.understanding import BOOKING_WORDS, Reading, Sense, Thresholds, Understanding
+from agent.dialog.staff_lookup import (
+    about_staff,
+    booking_ref,
+    booking_staff,
+    named_in,
+    staff_for,
+    topic_staff,
+)
+from agent.dialog.understanding import Reading, Sense, Thresholds, Understanding
 
-# A role's everyday names (patterns).
-ROLE_WORDS = {"owner": r"boss|owns (the|this|your) \w+", "manager": "boss", "dentist": "doctor"}
 INFORM = ("hours", "address", "service", "faq")  # answers from the profile that take no action
 MAX_ANSWERS = 2  # a phone caller can't skim: at most this many questions answered in one reply
-_PART_BREAK = re.compile(
-    r"(?<=[.?!])\s+|,?\s+\b(?:and|also|oh and|plus)\s+(?=(?:how|what|what's|when|where|where's|do|does|"
-    r"can|could|is|are|you're|your|will|would)\b)",
-    re.IGNORECASE,
-)
-
-
-_CLAUSE_BREAK = re.compile(r"[,;:]\s*|\s+\b(?:but|so|and|or)\b\s+", re.IGNORECASE)
-
-
-def split_questions(utterance: str) -> list[str]:
-    """An utterance's sentences and 'and'-joined questions, each on its own."""
-    return [p.strip() for p in _PART_BREAK.split(utterance) if p and p.strip()]
-
-
-def asks_question(utterance: str) -> bool:
-    """Whether any part of an utterance is a question: its mark, a clause's first word, "I was wondering"."""
-    if "?" in utterance or INDIRECT_QUESTION.search(normalise(utterance)):
-        return True
-    clauses = (c for p in split_questions(utterance) for c in _CLAUSE_BREAK.split(p))
-    return any(QUESTION.match(normalise(c)) for c in clauses)
 
 
 UNKNOWN = (
@@ -178,11 +161,13 @@ class Router:
         if (CANCEL.search(text) or START_OVER.search(text)) and len(text.split()) <= 5:
             self._clarify = ()
             return self._say("Sure, no problem. What can I help you with?", "start_over", follow=False)
-        named = self._staff_named_in(text)
+        named = named_in(self.business, text)
         if not LEAVE_MESSAGE.search(text) and (PERSON.search(text) or (named and AVAILABLE.search(text))):
-            return self._transfer(named or self._staff_for(text, self.reader().read(text)) or b.operator)
+            return self._transfer(
+                named or staff_for(self.business, text, self.reader().read(text), self._t) or b.operator
+            )
         if MESSAGE.search(text):
-            staff = self._staff_named_in(text)
+            staff = named_in(self.business, text)
             return self.start_message(staff.name if staff else b.message_recipient, raw)
         reading = self.last_reading = self.reader().read(text)
         if self._clarify:
@@ -199,12 +184,12 @@ class Router:
             and not PRICE.search(text)
             and not (faq is not None and asks and not BOOK.search(text))
         ):
-            return self._answer(Sense("booking", self._booking_ref(reading)), raw, text, reading)
+            return self._answer(Sense("booking", booking_ref(self.business, reading)), raw, text, reading)
         if self._about_hours(text, reading):
             return self._say(answer_hours(b, text, self.now()), "hours")
         if SERVICE_LIST.search(text) and not self._entry(reading, ("service",), 0.7):
             return self._say(list_services(b), "service")
-        topic = self._topic_staff(text, reading)
+        topic = topic_staff(self.business, text, reading, self._t.min_score)
         if topic is not None and not asks and REQUEST.search(text):
             return self._transfer(topic)  # "a complaint about my haircut": the person who takes complaints
         if not sure:
@@ -250,10 +235,10 @@ class Router:
             return self._say(answer_address(b, text), "address")
         if intent == "booking":
             staff = b.staff_named(sense.ref) if sense.ref else None
-            return self._transfer(staff or self._booking_staff() or b.operator, "booking")
+            return self._transfer(staff or booking_staff(self.business) or b.operator, "booking")
         if intent == "transfer":
-            staff = b.staff_named(sense.ref) if sense.ref else self._staff_named_in(text)
-            if staff is not None and not PERSON.search(text) and self._about_staff(text, staff):
+            staff = b.staff_named(sense.ref) if sense.ref else named_in(self.business, text)
+            if staff is not None and not PERSON.search(text) and about_staff(text, staff):
                 role = (
                     f", our {staff.role}" if staff.role and staff.role.lower() != staff.name.lower() else ""
                 )
@@ -265,7 +250,7 @@ class Router:
                 )
             return self._transfer(staff or b.operator)
         if intent == "message":
-            staff = self._staff_named_in(text)
+            staff = named_in(self.business, text)
             return self.start_message(staff.name if staff else b.message_recipient, raw)
         if intent == "goodbye":
             return Reply(b.closing, "goodbye", EndCall())
@@ -299,11 +284,7 @@ class Router:
 
     def _answer_the_rest(self, raw: str, first: Reply) -> Reply:
         """Two questions in one breath ("where are you, and how late are you open?"): answer each part."""
-        parts = [
-            p
-            for p in split_questions(raw)
-            if len(p.split()) >= 2 and (p.rstrip().endswith("?") or QUESTION.match(normalise(p)))
-        ]
+        parts = question_parts(raw)
         if len(parts) < 2:
             return first
         answers = [first.text.removesuffix(ANYTHING_ELSE).strip()]
@@ -325,16 +306,6 @@ class Router:
         if len(answers) == 1:
             return first
         return self._say(" ".join(answers), first.intent)
-
-    def _about_staff(self, text: str, staff: Staff) -> bool:
-        """A question about a staff member ("is Dr. Lee any good?", "does Priya speak Spanish?")."""
-        if ABOUT_PERSON.search(text) and not AVAILABLE.search(text):
-            return True
-        names = [p for p in normalise(staff.name).split() if p not in {"dr", "the"} and len(p) > 1]
-        subject = "|".join(re.escape(p) for p in names)
-        return bool(
-            re.search(rf"^(\w+ )?(does|is|has|did|was|can|do) (dr |doctor |mr |ms |mrs )?({subject})\b", text)
-        ) and not AVAILABLE.search(text)
 
     def _hedged(self, raw: str, answer: str) -> str:
         """The answer, plus "not sure about X" for a name the caller used that the profile never mentions."""
@@ -449,61 +420,6 @@ class Router:
         return Reply(
             f"Sure, I'll connect you with {staff.name}{role}. One moment please.", intent, Transfer(staff)
         )
-
-    def _topic_staff(self, text: str, reading: Reading) -> Staff | None:
-        """The staff member whose topic the caller named (billing, a complaint) or calls about, if any."""
-        best, score = reading.best, reading.score
-        if (
-            CALLING_ABOUT.search(text)
-            and best.intent == "transfer"
-            and best.ref
-            and score >= self._t.min_score
-        ):
-            return self.business.staff_named(best.ref)
-        for sense in reading.evidence:
-            if sense.intent == "transfer" and sense.ref:
-                staff = self.business.staff_named(sense.ref)
-                if staff and any(re.search(rf"\b{re.escape(t)}s?\b", text) for t in staff.takes):
-                    return staff
-        return None
-
-    def _booking_ref(self, reading: Reading) -> str:
-        booking = reading.top("booking")
-        if booking is not None and booking[0].ref:
-            return booking[0].ref
-        staff = self._booking_staff()
-        return staff.name if staff else ""
-
-    def _booking_staff(self) -> Staff | None:
-        return next((s for s in self.business.staff if BOOKING_WORDS & set(s.takes)), None)
-
-    def _staff_named_in(self, text: str) -> Staff | None:
-        """A staff member the caller named, by name or role."""
-        for s in self.business.staff:
-            parts = [p for p in normalise(s.name).split() if p not in {"dr", "the"}]
-            # A short last name counts after a title ("Ms. Wu"); a role by its everyday word too ("boss").
-            if any(re.search(rf"\b{re.escape(p)}\b", text) for p in parts if len(p) > 2) or (
-                len(parts) > 1 and re.search(rf"\b(mr|ms|mrs|miss|dr|doctor) {re.escape(parts[-1])}\b", text)
-            ):
-                return s
-            roles = [re.escape(s.role.lower()), *(ROLE_WORDS.get(w, "") for w in s.role.lower().split())]
-            if any(r and re.search(rf"\b({r})\b", text) for r in roles):
-                return s
-        return None
-
-    def _staff_for(self, text: str, reading: Reading) -> Staff | None:
-        """Whom a request for a person should reach: a named person, else the topic's staff member."""
-        named = self._staff_named_in(text) or self._topic_staff(text, reading)
-        if named is not None:
-            return named
-        for sense, _ in reading.ranked:
-            if sense.intent in ("transfer", "booking") and sense.ref:
-                return (
-                    self.business.staff_named(sense.ref)
-                    if reading.sure(sense, self._t.strong, self._t.min_score)
-                    else None
-                )
-        return None
 
     # -- message taking -----------------------------------------------------------------------------
 
