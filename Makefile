@@ -98,10 +98,12 @@ bench-tts: setup
 bench-wer: setup espeak-ng
 	$(BIN)/python -m benchmarks.stt_wer --out BENCHMARKS.md
 
-# The understanding eval (held-out split per trade and intent, and the dev split as a regression check), then
-# the older receptionist cases as text and as audio through whole calls.
-eval: setup
+# The understanding eval (held-out split per trade and intent, and the dev split as a regression check) as
+# text, then 18 held-out cases as audio through whole calls (espeak-ng callers), then the older receptionist
+# cases as text and as audio.
+eval: setup espeak-ng
 	$(BIN)/python -m benchmarks.understanding_eval --split both --out BENCHMARKS.md
+	$(BIN)/python -m benchmarks.understanding_audio --split test --limit 6 --out BENCHMARKS.md
 	$(BIN)/python -m benchmarks.receptionist_eval --mode both --out BENCHMARKS.md
 
 clean:

@@ -139,12 +139,18 @@ def main() -> int:
     for key, label in [
         ("end_of_turn_ms", "end of turn (speech end → turn decided; includes VAD stop 0.2 s)"),
         ("stt_ms", "speech to text (speech end → final transcript)"),
-        ("llm_first_token_ms", "first LLM token (after turn and transcript)"),
-        ("tts_first_audio_ms", "first TTS audio (after first token)"),
+        ("router", "reply decided by the router from the profile, no model (after turn and transcript)"),
+        ("model", "first LLM token, turns the model answered (after turn and transcript)"),
+        ("tts_first_audio_ms", "first TTS audio (after the reply's first text)"),
         ("transport_ms", "server overhead (TTS audio → μ-law media sent)"),
         ("server_total_ms", "server total (speech end → first media sent)"),
     ]:
+        if key in ("router", "model"):
+            by = [t for t in server_turns if t.get("reply_by") == key]
+            rows.append((label, [float(t["llm_first_token_ms"]) for t in by if t.get("llm_first_token_ms")]))
+            continue
         rows.append((label, [float(t[key]) for t in server_turns if t.get(key) is not None]))
+    model_turns = sum(1 for t in server_turns if t.get("reply_by") == "model")
     missing = sum(1 for t in client if t["latency_s"] is None)
     calls = len({t["call_sid"] for t in client})
     git = ["git", "rev-parse", "--short", "HEAD"]
@@ -157,8 +163,9 @@ def main() -> int:
         f"- Machine: {machine()}",
         f"- Commit: {commit}",
         "- Stack: Whisper tiny.en int8 (streaming, LocalAgreement), Silero VAD + smart-turn v3 with the "
-        "adaptive hangover, SmolLM2-135M Q4_1 "
-        "(llama.cpp), Piper joe-medium; `agent serve` in its own process, `simulate-call` client.",
+        "adaptive hangover, the router with WordLlama"
+        + (f", SmolLM2-135M Q4_1 (llama.cpp) for {model_turns} turns" if model_turns else " (no model turns)")
+        + ", Piper joe-medium; `agent serve` in its own process, `simulate-call` client.",
         f"- Turns: {len(v2v)} answered, {missing} unanswered, over {calls} calls.",
         "- Voice-to-voice: caller's last voiced 20 ms frame sent → first reply media received.",
         "",

@@ -33,6 +33,7 @@ class TurnTiming:
     llm_first_token: float | None = None
     tts_first_audio: float | None = None
     first_audio_sent: float | None = None
+    reply_by: str = ""  # "model" (its first token) or "router" (a reply from the profile, no model)
 
     def split(self) -> dict[str, float | None]:
         """Return each stage's own duration in milliseconds (None where a stage did not happen)."""
@@ -83,6 +84,7 @@ class TurnTimingObserver(BaseObserver):
             turn.transcript = now
         elif isinstance(frame, (LLMTextFrame, TTSSpeakFrame)) and turn.llm_first_token is None:
             turn.llm_first_token = now  # a model's first token, or a reply routed before the model
+            turn.reply_by = "model" if isinstance(frame, LLMTextFrame) else "router"
         elif isinstance(frame, TTSAudioRawFrame) and turn.tts_first_audio is None:
             turn.tts_first_audio = now
 
@@ -93,7 +95,7 @@ class TurnTimingObserver(BaseObserver):
             return
         turn.first_audio_sent = time.monotonic()
         self.turns.append(turn)
-        log.info("turn_latency", turn=turn.turn, **turn.split())
+        log.info("turn_latency", turn=turn.turn, reply_by=turn.reply_by, **turn.split())
         self._open = None
 
     def cleared(self) -> None:
