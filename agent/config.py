@@ -55,6 +55,7 @@ class Settings:
     echo_margin_db: float = 10.0
     incomplete_turn_secs: float = 1.0
     token_ttl_seconds: float = 60.0
+    stream_idle_secs: float = 10.0  # Twilio sends media every 20 ms: a stream silent this long is dropped
     twilio_api_base_url: str = ""
     twilio_stop_grace_secs: float = 5.0
     max_calls: int = 4

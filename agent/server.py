@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 import structlog
@@ -17,11 +18,13 @@ from agent.console.auth import list_operators
 from agent.dialog.business import Directory, load_directory
 from agent.dialog.understanding import warm_understanding
 from agent.kube import DeletionCost
+from agent.memory import release_freed_memory
 from agent.metrics import METRICS_PATH, Metrics, authorized
 from agent.models import Models, load_models
 from agent.records.calllog import CallLog
 from agent.telephony import events
 from agent.telephony.control import CallControl
+from agent.telephony.limits import MessageBudget
 from agent.telephony.security import (
     MEDIA_PATH,
     VOICE_PATH,
@@ -51,6 +54,7 @@ class AppState:
     calls: dict[str, CallSession] = field(default_factory=dict)
     draining: bool = False
     deletion_cost: DeletionCost | None = None
+    background: set[asyncio.Future[bool]] = field(default_factory=set)  # work after a call, kept referenced
 
     def live_changed(self) -> None:
         """Publish the live-call count to metrics and to the pod's deletion cost."""
@@ -83,16 +87,17 @@ async def _signed_form(request: web.Request) -> dict[str, str]:
         reason = "bad signature" if signature else "unsigned"
         log.warning("webhook_forbidden", path=request.path, reason=reason, remote=request.remote)
         raise web.HTTPForbidden(text="invalid Twilio signature")
-    if not params.get("CallSid"):
-        raise web.HTTPBadRequest(text="CallSid is required")
+    if not events.is_sid(params.get("CallSid", ""), "CA"):
+        log.warning("webhook_bad_request", path=request.path, reason="CallSid missing or malformed")
+        raise web.HTTPBadRequest(text="CallSid must be a Twilio call SID (CA and 32 hex digits)")
     return params
 
 
-def _connect(state: AppState, call_sid: str, data: dict[str, str]) -> web.Response:
-    """TwiML connecting the call to our media stream, with a fresh single-use token."""
-    token = state.tokens.mint(call_sid, data)
-    twiml = connect_stream(media_stream_url(state.settings.public_base_url), {"token": token})
-    return web.Response(text=twiml, content_type="text/xml")
+def _connect(state: AppState, call_sid: str, data: dict[str, str], leg: str = "answer") -> web.Response:
+    """TwiML connecting the call to its own media-stream URL, with its single-use token."""
+    token = state.tokens.mint(call_sid, data, leg)
+    url = media_stream_url(state.settings.public_base_url, state.tokens.stream_secret(token))
+    return web.Response(text=connect_stream(url, {"token": token}), content_type="text/xml")
 
 
 async def voice_webhook(request: web.Request) -> web.StreamResponse:
@@ -100,6 +105,8 @@ async def voice_webhook(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     params = await _signed_form(request)
     reason = state.unavailable()
+    if reason == "full" and state.tokens.holds(params["CallSid"]):
+        reason = None  # the same call answered again: its slot is already held
     if reason is not None:
         state.metrics.refused.labels(reason).inc()
         log.warning("call_refused", call_sid=params["CallSid"], reason=reason, live_calls=len(state.calls))
@@ -132,7 +139,7 @@ async def dial_status(request: web.Request) -> web.StreamResponse:
         return web.Response(text=hang_up(), content_type="text/xml")
     data = {"business": business, "resume": "transfer_failed", "staff": staff}
     data.update({"from": params.get("From", ""), "to": params.get("To", "")})  # caller, number dialled
-    return _connect(state, params["CallSid"], data)
+    return _connect(state, params["CallSid"], data, leg="resume")
 
 
 async def _reject(ws: web.WebSocketResponse, reason: str) -> web.WebSocketResponse:
@@ -144,21 +151,48 @@ async def _reject(ws: web.WebSocketResponse, reason: str) -> web.WebSocketRespon
 async def media_stream(request: web.Request) -> web.StreamResponse:
     """Run one call over Twilio's bidirectional media-stream websocket."""
     state = request.app[STATE]
-    ws = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024, heartbeat=None)
-    signed_url = media_stream_url(state.settings.public_base_url)
+    secret = request.match_info.get("secret", "")
     signed = is_valid_signature(
-        state.settings.twilio_auth_token, signed_url, {}, request.headers.get("x-twilio-signature")
+        state.settings.twilio_auth_token,
+        media_stream_url(state.settings.public_base_url, secret),
+        {},
+        request.headers.get("x-twilio-signature"),
     )
+    # Checked before the upgrade: a captured upgrade is signed for one call's URL, whose secret works once.
+    if not signed or not state.tokens.secret_usable(secret):
+        if not request.headers.get("x-twilio-signature"):
+            reason = "unsigned"
+        else:
+            reason = "bad signature" if not signed else "stream URL unknown or already used"
+        log.warning("media_forbidden", reason=reason, remote=request.remote)
+        raise web.HTTPForbidden(text="invalid stream signature or URL")
+    # Past 64 KiB a message is skipped as not Twilio's; past twice that aiohttp won't even buffer it.
+    ws = web.WebSocketResponse(max_msg_size=2 * events.MAX_MESSAGE_BYTES, heartbeat=None)
     await ws.prepare(request)
-    if not signed:
-        return await _reject(ws, "invalid or missing x-twilio-signature")
     session: CallSession | None = None
     reason = "socket closed"
+    budget = MessageBudget()
     try:
-        async for msg in ws:
+        while True:
+            idle = state.settings.stream_idle_secs
+            try:
+                msg = await ws.receive(timeout=idle)
+            except TimeoutError:
+                reason = f"dropped: no messages for {idle:g} s"
+                log.warning("stream_idle", seconds=idle)
+                break
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
             if msg.type == WSMsgType.ERROR:
                 reason = "socket error"
                 break
+            if not budget.take(time.monotonic()):
+                if budget.skipped == 1:
+                    log.warning("message_skipped", reason=f"over {MessageBudget.rate:.0f} messages a second")
+                if budget.flooding:
+                    reason = "dropped: message flood"
+                    break
+                continue
             if msg.type != WSMsgType.TEXT:
                 log.warning("message_skipped", reason="binary frame")
                 continue
@@ -174,7 +208,8 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                     log.warning("message_skipped", reason=f"{type(event).__name__} before start")
                     continue
                 structlog.contextvars.bind_contextvars(call_sid=event.call_sid)
-                data = state.tokens.redeem(event.call_sid, event.custom_parameters.get("token", ""))
+                token = event.custom_parameters.get("token", "")
+                data = state.tokens.redeem(event.call_sid, token, secret)
                 if data is None:
                     return await _reject(ws, "missing, wrong or reused call token")
                 if state.models is None:
@@ -226,6 +261,9 @@ def _call_closed(state: AppState, session: CallSession) -> None:
     m.observe_turns(session.business.key, session.pipeline.timing.as_dicts())
     for seconds in session.pipeline.timing.barge_in_reactions:
         m.barge_in.labels(session.business.key).observe(seconds)
+    trim = asyncio.get_running_loop().run_in_executor(None, release_freed_memory)
+    state.background.add(trim)
+    trim.add_done_callback(state.background.discard)
 
 
 async def readyz(request: web.Request) -> web.StreamResponse:
@@ -250,6 +288,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
         raise web.HTTPUnauthorized(
             text="send Authorization: Bearer <METRICS_TOKEN>", headers={"WWW-Authenticate": "Bearer"}
         )
+    state.metrics.tasks.set(len(asyncio.all_tasks()))
     body = state.metrics.render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
@@ -316,7 +355,8 @@ def create_app(settings: Settings, models: Models | None = None) -> web.Applicat
     )
     app.router.add_post(VOICE_PATH, voice_webhook)
     app.router.add_post(DIAL_STATUS_PATH, dial_status)
-    app.router.add_get(MEDIA_PATH, media_stream)
+    app.router.add_get(MEDIA_PATH, media_stream)  # no secret: refused before the upgrade
+    app.router.add_get(MEDIA_PATH + "/{secret}", media_stream)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get(METRICS_PATH, metrics)

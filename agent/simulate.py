@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import numpy as np
 
 from agent.telephony.codec import StreamResampler, ulaw_decode, ulaw_encode
-from agent.telephony.security import VOICE_PATH, public_url, sign
+from agent.telephony.security import MEDIA_PATH, VOICE_PATH, public_url, sign
 
 FRAME_MS = 20
 FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
@@ -346,8 +347,9 @@ async def place_call(
         stream_url = stream.attrib["url"]
         custom = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
         connect_url = stream_url
-        if public_base_url:  # connect locally, sign the public URL
-            connect_url = url.rstrip("/").replace("http", "ws", 1) + "/twilio/media"
+        if public_base_url:  # connect locally, sign the public URL (its path ends with the call's secret)
+            path = urlsplit(stream_url).path
+            connect_url = url.rstrip("/").replace("http", "ws", 1) + path[path.index(MEDIA_PATH) :]
         ws_sig = sign(auth_token, stream_url, {})
         async with http.ws_connect(connect_url, headers={"x-twilio-signature": ws_sig}, max_msg_size=0) as ws:
             stream_sid = "MZ" + secrets.token_hex(16)

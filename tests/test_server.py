@@ -161,6 +161,25 @@ async def open_stream(
     return Stream(ws, call_sid, token)
 
 
+async def stream_url(http: aiohttp.ClientSession, settings: Settings, call_sid: str) -> str:
+    """The stream URL a signed webhook answers with for `call_sid`."""
+    resp = await post_webhook(http, settings, call_sid)
+    stream = ET.fromstring(await resp.text()).find("./Connect/Stream")
+    assert resp.status == 200 and stream is not None
+    return stream.attrib["url"]
+
+
+async def upgrade_status(http: aiohttp.ClientSession, url: str, signed_for: str | None) -> int:
+    """The HTTP status of a websocket upgrade to `url`, signed as Twilio would sign `signed_for`."""
+    headers = {"x-twilio-signature": sign(AUTH_TOKEN, signed_for, {})} if signed_for else {}
+    try:
+        ws = await http.ws_connect(url, headers=headers)
+    except aiohttp.WSServerHandshakeError as exc:
+        return exc.status
+    await ws.close()
+    return 101
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
@@ -189,9 +208,21 @@ class TestWebhook:
         assert resp.content_type == "text/xml"
         stream = ET.fromstring(await resp.text()).find("./Connect/Stream")
         assert stream is not None
-        assert stream.attrib["url"] == f"ws://127.0.0.1:{settings.port}/twilio/media"
+        base, _, secret = stream.attrib["url"].rpartition("/")
+        assert base == f"ws://127.0.0.1:{settings.port}/twilio/media" and len(secret) == 32
         params = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
-        assert len(params["token"]) >= 24
+        assert len(params["token"]) >= 24 and secret not in params["token"]
+
+    async def test_a_replayed_webhook_gets_the_same_twiml_and_takes_no_new_slot(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """Posting one captured, signed webhook three times answers identically; other callers get in."""
+        sid = "CA" + "a" * 32
+        bodies = [await (await post_webhook(http, settings, sid)).text() for _ in range(3)]
+        assert bodies[0] == bodies[1] == bodies[2] and "<Stream" in bodies[0]
+        assert len(server.app[STATE].tokens) == 1
+        others = [await post_webhook(http, settings, f"CA{i:032d}") for i in range(settings.max_calls - 1)]
+        assert all(["<Stream" in await r.text() for r in others])
 
     @pytest.mark.parametrize("signature", [None, "", "forged+signature="])
     async def test_unsigned_or_forged_webhook_is_403(
@@ -218,14 +249,20 @@ class TestWebhook:
 
 
 class TestMediaStreamSecurity:
-    async def test_unsigned_upgrade_is_closed_1008(
+    async def test_an_unsigned_or_misdirected_upgrade_is_refused_before_the_websocket_opens(
         self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
     ) -> None:
-        """An upgrade without x-twilio-signature is closed with 1008 before any message."""
-        stream = await open_stream(http, settings, "CA" + "5" * 32, sign_upgrade=False)
-        msg = await stream.ws.receive(timeout=5)
-        assert msg.type == aiohttp.WSMsgType.CLOSE
-        assert msg.data == 1008
+        """No signature, one call's signature on another call's URL, or no per-call secret: 403, no socket."""
+        one = await stream_url(http, settings, "CA" + "5" * 32)
+        two = await stream_url(http, settings, "CA" + "b" * 32)
+        bare = f"ws://127.0.0.1:{settings.port}/twilio/media"
+        with capture_logs() as logs:
+            assert await upgrade_status(http, one, None) == 403
+            assert await upgrade_status(http, two, one) == 403
+            assert await upgrade_status(http, bare, bare) == 403
+            assert await upgrade_status(http, bare + "/..%2F..%2Fetc", bare + "/..%2F..%2Fetc") == 403
+        reasons = [e["reason"] for e in logs if e["event"] == "media_forbidden"]
+        assert reasons[:2] == ["unsigned", "bad signature"] and len(reasons) == 4
 
     async def test_wrong_token_is_closed_1008(
         self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
@@ -237,22 +274,69 @@ class TestMediaStreamSecurity:
         assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)
         assert not server.app[STATE].calls
 
-    async def test_reused_token_is_closed_1008(
+    async def test_a_used_stream_url_is_refused(
         self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
     ) -> None:
-        """A token works once: replaying a captured start on a new socket is refused."""
+        """A stream URL works once: replaying the captured, signed upgrade after the call is refused."""
         call_sid = "CA" + "7" * 32
+        url = await stream_url(http, settings, call_sid)
         first = await open_stream(http, settings, call_sid)
         await first.start()
         await first.next_event("media")
         await first.stop()
         await first.ws.close()
-        url = f"ws://127.0.0.1:{settings.port}/twilio/media"
-        ws = await http.ws_connect(url, headers={"x-twilio-signature": sign(AUTH_TOKEN, url, {})})
-        replay = Stream(ws, call_sid, first.token)
-        await replay.start()
-        msg = await ws.receive(timeout=5)
-        assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1008)
+        assert await upgrade_status(http, url, url) == 403
+
+
+class TestWireLimits:
+    async def test_a_malformed_call_sid_is_refused_400(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """A signed webhook whose CallSid is not a call SID (a path, markup, nothing) gets 400."""
+        for sid in ("CA../../etc/passwd", "<script>", "", "CA" + "0" * 31):
+            assert (await post_webhook(http, settings, sid)).status == 400
+        assert len(server.app[STATE].tokens) == 0
+
+    async def test_a_stream_that_goes_silent_is_dropped(
+        self, settings: Settings, models: Models, http: aiohttp.ClientSession
+    ) -> None:
+        """No message for STREAM_IDLE_SECS: the server closes the socket and the call ends as dropped."""
+        cfg = replace(settings, stream_idle_secs=1.0)
+        srv = TestServer(create_app(cfg, models), host=cfg.host, port=cfg.port)
+        await srv.start_server()
+        try:
+            with capture_logs() as logs:
+                stream = await open_stream(http, cfg, "CA" + "c" * 32)
+                await stream.start()
+                async with asyncio.timeout(20):
+                    while (await stream.ws.receive()).type == aiohttp.WSMsgType.TEXT:
+                        pass  # the greeting goes out; the caller's side sends nothing
+                await wait_for_no_calls(srv)
+        finally:
+            await srv.close()
+        ended = [e for e in logs if e["event"] == "call_ended"]
+        assert [e["reason"] for e in ended] == ["dropped: no messages for 1 s"], ended
+
+    async def test_a_message_flood_is_skipped_then_dropped(
+        self, server: TestServer, http: aiohttp.ClientSession, settings: Settings
+    ) -> None:
+        """Thousands of messages at once: those over the budget are skipped (logged once), then the socket
+        is closed and the call ends as a flood."""
+        stream = await open_stream(http, settings, "CA" + "d" * 32)
+        await stream.start()
+        with capture_logs() as logs:
+            for _ in range(4000):
+                if stream.ws.closed:
+                    break
+                await stream.ws.send_str("{}")
+            async with asyncio.timeout(20):
+                while (await stream.ws.receive()).type == aiohttp.WSMsgType.TEXT:
+                    pass
+            await wait_for_no_calls(server)
+        over = [e for e in logs if e["event"] == "message_skipped" and "a second" in e["reason"]]
+        assert len(over) == 1
+        ended = [e for e in logs if e["event"] == "call_ended"]
+        assert [e["reason"] for e in ended] == ["dropped: message flood"], ended
 
 
 class TestMediaStreamProtocol:

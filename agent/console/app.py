@@ -97,7 +97,8 @@ def _public(path: str) -> bool:
     from agent.telephony.security import MEDIA_PATH, VOICE_PATH
 
     # Twilio's endpoints check Twilio's signature; /readyz tells only ready, reason and call counts.
-    return path in (VOICE_PATH, DIAL_STATUS_PATH, MEDIA_PATH, "/healthz", "/readyz")
+    on_media = path == MEDIA_PATH or path.startswith(MEDIA_PATH + "/")
+    return on_media or path in (VOICE_PATH, DIAL_STATUS_PATH, "/healthz", "/readyz")
 
 
 @web.middleware

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import itertools
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,7 @@ class CallRecorder(BaseObserver):
         self._clock = clock
         self._t0 = clock()
         self._seq = itertools.count()
+        self._file_id = uuid.uuid4().hex  # names the recording
         self._caller: _CallerTurn | None = None
         self._agent: _AgentTurn | None = None
         self._text: list[str] = []
@@ -215,7 +217,9 @@ class CallRecorder(BaseObserver):
     def caller_audio(self, ulaw: bytes, timestamp_ms: int) -> None:
         """Caller audio as it arrived, placed by Twilio's timestamp."""
         if self.recording is not None:
-            self.recording.caller(ulaw, timestamp_ms / 1000)
+            jump = self.recording.caller(ulaw, timestamp_ms / 1000)
+            if jump:
+                log.warning("media_timestamp_jump", seconds=round(jump, 1), timestamp_ms=timestamp_ms)
 
     # -- the pipeline's side: caller turns, keypresses, errors --------------------------------------
 
@@ -274,7 +278,7 @@ class CallRecorder(BaseObserver):
         name = None
         if self.recording is not None and self.recordings_dir is not None and self.recording.seconds > 0:
             day = self.info.started_at.strftime("%Y/%m/%d")
-            name = f"{day}/{self.info.call_sid}-{self.info.stream_sid}.wav"
+            name = f"{day}/{self._file_id}.wav"  # our own id: nothing from the wire names a file
             try:
                 await asyncio.to_thread(self.recording.write, self.recordings_dir / name)
                 log.info("call_recorded", recording=name, seconds=round(self.recording.seconds, 1))

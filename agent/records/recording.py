@@ -10,6 +10,7 @@ import numpy as np
 from agent.telephony.codec import ulaw_decode
 
 RATE = 8000
+MAX_GAP_S = 5.0  # caller audio timestamped further than this past the audio so far is placed at this gap
 
 
 def _place(track: bytearray, sample: int, pcm: bytes) -> None:
@@ -34,9 +35,13 @@ class StereoRecording:
         self.right = bytearray()
         self._play_at = 0  # sample where the next agent chunk can start playing
 
-    def caller(self, ulaw: bytes, at_s: float) -> None:
-        """Caller audio (μ-law) that began `at_s` seconds into the call."""
-        _place(self.left, round(at_s * RATE), ulaw_decode(ulaw))
+    def caller(self, ulaw: bytes, at_s: float) -> float:
+        """Caller audio (μ-law) that began `at_s` seconds into the call; returns the seconds of a
+        timestamp jump that were not padded with silence (0 for audio in its place)."""
+        end_s = len(self.left) / 2 / RATE
+        jump = max(0.0, at_s - end_s - MAX_GAP_S)
+        _place(self.left, round((at_s - jump) * RATE), ulaw_decode(ulaw))
+        return jump
 
     def agent(self, ulaw: bytes, sent_s: float) -> None:
         """Agent audio (μ-law) sent `sent_s` seconds into the call."""

@@ -5,10 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_MESSAGE_BYTES = 64 * 1024
+MAX_TIMESTAMP_MS = 4 * 3600 * 1000  # Twilio ends a call at 4 hours: a later timestamp is not audio time
+_SID = {prefix: re.compile(rf"{prefix}[0-9a-fA-F]{{32}}") for prefix in ("CA", "MZ")}
+
+
+def is_sid(value: str, prefix: str) -> bool:
+    """Whether `value` is a Twilio SID of this kind (CA: a call, MZ: a media stream): 2 letters, 32 hex."""
+    return bool(_SID[prefix].fullmatch(value))
 
 
 class ProtocolError(ValueError):
@@ -94,6 +102,20 @@ def _str(d: dict[str, Any], key: str) -> str:
     return value
 
 
+def _timestamp(media: dict[str, Any]) -> int:
+    value = _int(media, "timestamp")
+    if not 0 <= value <= MAX_TIMESTAMP_MS:
+        raise ProtocolError(f"'timestamp' {value} is outside a call (0 to {MAX_TIMESTAMP_MS} ms)")
+    return value
+
+
+def _sid(d: dict[str, Any], key: str, prefix: str) -> str:
+    value = _str(d, key)
+    if not is_sid(value, prefix):
+        raise ProtocolError(f"'{key}' is not a {prefix} SID")
+    return value
+
+
 def _int(d: dict[str, Any], key: str) -> int:
     value = d.get(key)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -128,8 +150,8 @@ def parse(text: str | bytes) -> Event:
         tracks = start.get("tracks") or []
         return Start(
             sequence_number=_int(msg, "sequenceNumber"),
-            stream_sid=_str(msg, "streamSid"),
-            call_sid=_str(start, "callSid"),
+            stream_sid=_sid(msg, "streamSid", "MZ"),
+            call_sid=_sid(start, "callSid", "CA"),
             account_sid=str(start.get("accountSid", "")),
             tracks=tuple(str(t) for t in tracks) if isinstance(tracks, list) else (),
             encoding=_str(fmt, "encoding"),
@@ -145,10 +167,10 @@ def parse(text: str | bytes) -> Event:
             raise ProtocolError("media payload is not base64") from exc
         return Media(
             sequence_number=_int(msg, "sequenceNumber"),
-            stream_sid=_str(msg, "streamSid"),
+            stream_sid=_sid(msg, "streamSid", "MZ"),
             track=str(media.get("track", "inbound")),
             chunk=_int(media, "chunk"),
-            timestamp_ms=_int(media, "timestamp"),
+            timestamp_ms=_timestamp(media),
             payload=payload,
         )
     if event == "dtmf":
@@ -158,20 +180,20 @@ def parse(text: str | bytes) -> Event:
             raise ProtocolError(f"unknown DTMF digit {digit!r}")
         return Dtmf(
             sequence_number=_int(msg, "sequenceNumber"),
-            stream_sid=_str(msg, "streamSid"),
+            stream_sid=_sid(msg, "streamSid", "MZ"),
             digit=digit,
         )
     if event == "mark":
         return Mark(
             sequence_number=_int(msg, "sequenceNumber"),
-            stream_sid=_str(msg, "streamSid"),
+            stream_sid=_sid(msg, "streamSid", "MZ"),
             name=_str(_obj(msg, "mark"), "name"),
         )
     if event == "stop":
         stop = _obj(msg, "stop")
         return Stop(
             sequence_number=_int(msg, "sequenceNumber"),
-            stream_sid=_str(msg, "streamSid"),
+            stream_sid=_sid(msg, "streamSid", "MZ"),
             call_sid=str(stop.get("callSid", "")),
         )
     raise ProtocolError(f"unknown event {event!r}")

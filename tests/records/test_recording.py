@@ -6,8 +6,9 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from agent.records.recording import RATE, StereoRecording
+from agent.records.recording import MAX_GAP_S, RATE, StereoRecording
 from agent.telephony.codec import ulaw_encode
 
 
@@ -62,3 +63,12 @@ class TestStereoRecording:
         assert right[0] == 0 and right[right < 300][-1] == 149
         assert set(range(150, 300)).isdisjoint(right)
         assert (right[right >= 300][0], right[-1]) == (300, 349)
+
+    def test_a_timestamp_jump_is_capped_not_padded(self) -> None:
+        """Caller audio stamped two hours ahead lands MAX_GAP_S after the audio so far, not 115 MB later."""
+        rec = StereoRecording()
+        assert rec.caller(tone(0.02), 0.0) == 0.0
+        jump = rec.caller(tone(0.02), 7200.0)
+        assert jump == pytest.approx(7200.0 - 0.02 - MAX_GAP_S)
+        assert rec.seconds == pytest.approx(0.02 + MAX_GAP_S + 0.02)
+        assert rec.caller(tone(0.02), 3.0) == 0.0  # within the gap: placed where its timestamp says

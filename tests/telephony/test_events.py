@@ -122,6 +122,25 @@ class TestParse:
         with pytest.raises(events.ProtocolError, match=reason):
             events.parse(message)
 
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("streamSid", "MZ/../../etc/passwd"), ("streamSid", "MZ" + "g" * 32), ("callSid", "CA123")],
+    )
+    def test_sids_that_are_not_twilios_are_refused(self, field: str, value: str) -> None:
+        """A streamSid or callSid that isn't two letters and 32 hex digits never reaches a path or a query."""
+        msg = json.loads(start_msg())
+        (msg if field == "streamSid" else msg["start"])[field] = value
+        with pytest.raises(events.ProtocolError, match=field):
+            events.parse(json.dumps(msg))
+
+    @pytest.mark.parametrize("timestamp", ["-20", str(events.MAX_TIMESTAMP_MS + 1), "99999999999999"])
+    def test_a_timestamp_outside_a_call_is_refused(self, timestamp: str) -> None:
+        """Negative or past four hours: not a time in a call, so never an amount of silence to add."""
+        media = {"chunk": "1", "timestamp": timestamp, "payload": "//8="}
+        message = {"event": "media", "sequenceNumber": "2", "streamSid": SID, "media": media}
+        with pytest.raises(events.ProtocolError, match="timestamp"):
+            events.parse(json.dumps(message))
+
     def test_binary_frames_are_refused(self) -> None:
         """A binary frame is not part of the protocol."""
         with pytest.raises(events.ProtocolError, match="binary"):

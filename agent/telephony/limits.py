@@ -1,0 +1,42 @@
+"""How many messages a second one media-stream connection may send (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass
+class MessageBudget:
+    """A token bucket over one connection's messages.
+
+    Twilio sends 50 media messages a second, plus marks and DTMF; `rate` leaves room for that and
+    bursts after a network stall. A message over the budget is skipped; `flood_after` skipped before
+    the bucket fills up again means the sender is flooding and the connection should close.
+    """
+
+    rate: ClassVar[float] = 200.0  # messages a second, sustained
+    burst: float = 400.0
+    flood_after: int = 2000
+    skipped: int = 0  # skipped since the bucket was last full
+    _tokens: float | None = None
+    _last: float = 0.0
+
+    def take(self, now: float) -> bool:
+        """Spend one message at monotonic time `now`; False if it is over the budget (skip it)."""
+        if self._tokens is None:
+            self._tokens, self._last = self.burst, now
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens >= self.burst:
+            self.skipped = 0  # the sender calmed down
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        self.skipped += 1
+        return False
+
+    @property
+    def flooding(self) -> bool:
+        """Whether so many messages in a row were over the budget that the sender is flooding."""
+        return self.skipped >= self.flood_after
