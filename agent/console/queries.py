@@ -39,12 +39,19 @@ class CallFilter:
         if self.business:
             query = query.where(Call.business == self.business)
         if self.number:
-            like = f"%{self.number}" if self.number_tail else f"%{self.number}%"
-            query = query.where(or_(Call.caller.like(like), Call.called.like(like)))
+            number = literal(self.number)
+            like = f"%{number}" if self.number_tail else f"%{number}%"
+            query = query.where(or_(Call.caller.like(like, escape="\\"), Call.called.like(like, escape="\\")))
         if self.text:
-            said = select(Turn.id).where(Turn.call_id == Call.id, Turn.text.ilike(f"%{self.text}%"))
+            text = f"%{literal(self.text)}%"
+            said = select(Turn.id).where(Turn.call_id == Call.id, Turn.text.ilike(text, escape="\\"))
             query = query.where(said.exists())
         return query
+
+
+def literal(text: str) -> str:
+    """`text` for a LIKE pattern that matches it as written: its % and _ are not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _midnight(day: dt.date) -> dt.datetime:

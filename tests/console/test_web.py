@@ -328,6 +328,16 @@ class TestViewerFilters:
         async with http.get(console.url("/console/calls?q=call+me+back")) as r:
             assert listed(await r.text()) == [other]
 
+    async def test_like_wildcards_in_a_viewers_search_match_only_themselves(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """'_' and '%' in a search are literal: q=555_0123 can't find a call where '555 0123' was said."""
+        await seed_other_caller(console.db)
+        assert await log_in(http, console, "viewer") == 200
+        for q in ("555_0123", "55%250123", "me_back", "%25"):
+            async with http.get(console.url(f"/console/calls?q={q}")) as r:
+                assert listed(await r.text()) == [], q
+
     async def test_an_editor_filters_by_any_part_of_a_number_and_by_numbers_said(
         self, console: Seeded, http: aiohttp.ClientSession
     ) -> None:
