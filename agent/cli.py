@@ -18,6 +18,9 @@ def _serve(settings: Settings) -> int:
     from agent.logs import configure_logging
 
     configure_logging(settings.log_level)  # before pipecat is imported, so its banner is JSON too
+    from agent.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before the model threads start allocating
     from agent.dialog.business import ProfileError
     from agent.runner import run
     from agent.server import create_app

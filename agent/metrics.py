@@ -32,6 +32,9 @@ class Metrics:
         self.limit = Gauge("agent_max_calls", "Admission limit: most live calls per process", registry=r)
         self.limit.set(self.max_calls)
         self.draining = Gauge("agent_draining", "1 while the process drains before exit", registry=r)
+        self.tasks = Gauge(
+            "agent_asyncio_tasks", "asyncio tasks alive in the process (read at scrape)", registry=r
+        )
         self.started = Counter("agent_calls_started_total", "Calls answered", ["business"], registry=r)
         self.ended = Counter(
             "agent_calls_ended_total", "Calls ended, by outcome", ["business", "outcome"], registry=r

@@ -12,6 +12,7 @@ from piper import PiperVoice
 from agent.config import Settings
 from agent.dialog.embed import Encoder, load_encoder
 from agent.dialog.llm import LocalChatEngine, load_local_engine
+from agent.speech.onnx_sessions import silero_session, smart_turn_session
 from agent.speech.scheduler import DecodeScheduler
 from agent.speech.stt import Engine
 from agent.speech.whisper import load_whisper
@@ -63,6 +64,7 @@ def load_models(settings: Settings) -> Models:
     t2 = time.perf_counter()
     llm = None if settings.uses_endpoint else load_local_engine(settings)
     encoder = load_encoder(settings.understanding_model)
+    silero_session(), smart_turn_session()  # every call's VAD and turn model share these
     t3 = time.perf_counter()
     log.info(
         "models_loaded",

@@ -8,7 +8,6 @@ from typing import Any, Protocol
 import structlog
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
-from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -32,6 +31,7 @@ from agent.dialog.router import Router
 from agent.models import Models
 from agent.records.recorder import CallRecorder
 from agent.speech.endpoint import HangoverParams
+from agent.speech.onnx_sessions import SharedSmartTurn
 from agent.speech.stt import WhisperSTTService
 from agent.speech.vad import CallerVAD
 from agent.telephony.transport import PHONE_RATE, PIPELINE_IN_RATE, HeardTextWriter, TwilioInput, TwilioOutput
@@ -94,7 +94,7 @@ def build_call_pipeline(
         context = LLMContext(messages=[system], tools=ToolsSchema(standard_tools=receptionist.tools()))
     vad = CallerVAD(params=caller_vad_params(settings))
     # smart-turn judges each stretch of speech; with the transcript it picks the silence that ends the turn.
-    smart_turn = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=30.0))
+    smart_turn = SharedSmartTurn(params=SmartTurnParams(stop_secs=30.0))
     hangovers = HangoverParams(incomplete_s=settings.incomplete_turn_secs)
     strategies = UserTurnStrategies(stop=[AdaptiveTurnStop(smart_turn, hangovers)])
     user_agg, assistant_agg = LLMContextAggregatorPair(

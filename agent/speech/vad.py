@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+
+from agent.speech.onnx_sessions import CallSilero
 
 
 class CallerVAD(SileroVADAnalyzer):
@@ -11,8 +14,16 @@ class CallerVAD(SileroVADAnalyzer):
     pipecat smooths the loudness exponentially on top of its 0.4 s window, so after silence it
     climbs for about 200 ms before reaching `min_volume`: a one-word "Yes." or "No." was over
     before the VAD could count enough loud, confident windows, and the caller's answer was lost.
-    The window alone steadies the reading; the floor (-50 LUFS at the default 0.6) stays.
+    The window alone steadies the reading; the floor (-50 LUFS at the default 0.6) stays. The Silero
+    session is the process's own (`onnx_sessions`); each call keeps only its recurrent state.
     """
+
+    def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None) -> None:
+        """Like SileroVADAnalyzer, on the shared session instead of loading one for this call."""
+        VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
+        self._model = CallSilero()
+        self._windows_since_reset = 0
+        self._low_confidence_windows = 0
 
     def _get_smoothed_volume(self, audio: bytes) -> float:
         """Return the loudness of the rolling window that now ends with `audio` (0 quiet … 1 loud)."""
