@@ -207,7 +207,8 @@ def _score(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{voice.name}: no voice heard in the synthesized preview; fidelity not scored")
         return 1
     store.set_fidelity(voice.name, scored.score)
-    print(f"{voice.name}: fidelity {scored.score:.2f}")
+    stored = store.get(voice.name).fidelity  # as kept (rounded), so the print matches `voices list`
+    print(f"{voice.name}: fidelity {scored.score if stored is None else stored:.2f}")
     return 0
 
 
