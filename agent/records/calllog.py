@@ -14,8 +14,8 @@ from agent.calls.messages import MessageStore
 from agent.config import Settings
 from agent.records.db import open_database
 from agent.records.recorder import CallRecorder
-from agent.records.recording import StereoRecording
-from agent.records.repo import CallInfo, close_open_calls
+from agent.records.recording import StereoRecording, repair
+from agent.records.repo import CallInfo, close_open_calls, recordings_of, set_recording
 from agent.records.retention import apply_retention
 from agent.records.webhook import WebhookSender
 from agent.records.writer import Writer
@@ -60,11 +60,23 @@ class CallLog:
         """Upgrade the schema, close calls a dead process left open (each to the webhook), retain daily."""
         await self.db.upgrade()
         closed = await close_open_calls(self.db, server_name(self.settings))
+        await self._keep_recordings(closed)
         log.info("call_log_ready", dialect=self.db.dialect, interrupted_calls_closed=len(closed))
         if self.webhook is not None:
             for call_id in closed:
                 self.webhook.call_closed(call_id)
         self._retention = asyncio.create_task(self._daily(), name="call-log-retention")
+
+    async def _keep_recordings(self, call_ids: list[int]) -> None:
+        """Each interrupted call keeps its recording up to the crash (the file's header made to cover it);
+        one with no audio written names none."""
+        for call_id, name in (await recordings_of(self.db, call_ids)).items():
+            path = self.settings.recordings_path / name
+            seconds = await asyncio.to_thread(repair, path)
+            if seconds == 0:
+                async with self.db.sessions.begin() as session:
+                    await set_recording(session, call_id, None)
+            log.info("interrupted_call_recording", call_id=call_id, seconds=round(seconds, 1))
 
     async def _daily(self) -> None:
         s = self.settings

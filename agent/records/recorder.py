@@ -1,8 +1,10 @@
-"""Observes one call and writes each turn and event to the call log as it ends, and records its audio."""
+"""Observes one call and writes each turn and event to the call log as it ends, and its audio as it goes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -27,11 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.calls.timing import TurnTimingObserver
 from agent.records import repo
-from agent.records.recording import StereoRecording
+from agent.records.recording import RATE, RecordingFile, StereoRecording
 from agent.records.writer import Writer
 from agent.telephony.transport import TwilioOutput, Utterance
 
 log = structlog.get_logger(__name__)
+SETTLE_S = 1.0  # audio older than this (on both clocks) can no longer change, so it can go to disk
+SPILL_EVERY_S = 2.0  # how much settled audio is written at a time: a crash loses about this plus SETTLE_S
 
 
 @dataclass
@@ -67,7 +71,9 @@ class CallRecorder(BaseObserver):
     """Caller turns from the pipeline's frames, agent turns and barge-ins from the Twilio transport.
 
     Writes go through a `Writer`, so the call never waits on the database; each turn is queued the
-    moment it ends. Offsets are seconds since the stream started.
+    moment it ends. The recording's file is named in the call's row from the start and grows every few
+    seconds (in a worker thread), so a server killed mid-call leaves its turns and its audio so far.
+    Offsets are seconds since the stream started.
     """
 
     def __init__(
@@ -82,15 +88,21 @@ class CallRecorder(BaseObserver):
         """Record the call described by `info`; with `recording`, its audio goes under `recordings_dir`."""
         super().__init__(observe_every_push=False)
         self.on_finished: Callable[[str], object] | None = None  # told the CallSid once all is written
-        self.info = info
         self.writer = writer
-        self.recording = recording
+        self.recording = recording if recordings_dir is not None else None
         self.recordings_dir = recordings_dir
+        self._file: RecordingFile | None = None
+        self._spilling: asyncio.Future[None] | None = None
+        if self.recording is not None and recordings_dir is not None:
+            # our own id names the file: nothing from the wire does
+            name = f"{info.started_at.strftime('%Y/%m/%d')}/{uuid.uuid4().hex}.wav"
+            info = dataclasses.replace(info, recording=name)
+            self._file = RecordingFile(recordings_dir / name)
+        self.info = info
         self.vad_stop_secs = vad_stop_secs
         self._clock = clock
         self._t0 = clock()
         self._seq = itertools.count()
-        self._file_id = uuid.uuid4().hex  # names the recording
         self._caller: _CallerTurn | None = None
         self._agent: _AgentTurn | None = None
         self._text: list[str] = []
@@ -220,6 +232,24 @@ class CallRecorder(BaseObserver):
             jump = self.recording.caller(ulaw, timestamp_ms / 1000)
             if jump:
                 log.warning("media_timestamp_jump", seconds=round(jump, 1), timestamp_ms=timestamp_ms)
+            self._spill()
+
+    def _spill(self) -> None:
+        """Start writing the settled audio once there are SPILL_EVERY_S of it, one write at a time."""
+        rec, file = self.recording, self._file
+        if rec is None or file is None or (self._spilling is not None and not self._spilling.done()):
+            return
+        upto = min(rec.caller_end_s, self.now()) - SETTLE_S
+        if upto - rec.taken_s >= SPILL_EVERY_S:
+            self._spilling = asyncio.ensure_future(asyncio.to_thread(self._append, file, rec.take(upto)))
+
+    def _append(self, file: RecordingFile, frames: bytes) -> None:
+        try:
+            if frames:
+                file.append(frames)
+        except OSError:
+            log.exception("recording_write_failed")
+            self.recording = None  # the call goes on unrecorded past this point
 
     # -- the pipeline's side: caller turns, keypresses, errors --------------------------------------
 
@@ -275,16 +305,7 @@ class CallRecorder(BaseObserver):
         """Write what is still open, the recording (in a worker thread) and the call's end; drain."""
         self._caller_ended()
         self._agent_ended(None, "")
-        name = None
-        if self.recording is not None and self.recordings_dir is not None and self.recording.seconds > 0:
-            day = self.info.started_at.strftime("%Y/%m/%d")
-            name = f"{day}/{self._file_id}.wav"  # our own id: nothing from the wire names a file
-            try:
-                await asyncio.to_thread(self.recording.write, self.recordings_dir / name)
-                log.info("call_recorded", recording=name, seconds=round(self.recording.seconds, 1))
-            except OSError:
-                log.exception("recording_write_failed")
-                name = None
+        name = await self._finish_recording()
 
         async def write(session: AsyncSession) -> None:
             if self.call_id is not None:
@@ -294,3 +315,23 @@ class CallRecorder(BaseObserver):
         await self.writer.close()
         if self.on_finished is not None:
             self.on_finished(self.info.call_sid)
+
+    async def _finish_recording(self) -> str | None:
+        """Write the rest of the audio and close the file; the recording's name, or None if it has none."""
+        file = self._file
+        if file is None:
+            return None
+        if self._spilling is not None:
+            with contextlib.suppress(Exception):
+                await self._spilling
+        if self.recording is not None:
+            await asyncio.to_thread(self._append, file, self.recording.take())
+        try:
+            await asyncio.to_thread(file.close)
+        except OSError:
+            log.exception("recording_write_failed")
+            return None
+        if file.frames == 0:
+            return None
+        log.info("call_recorded", recording=self.info.recording, seconds=round(file.frames / RATE, 1))
+        return self.info.recording

@@ -37,6 +37,7 @@ class CallInfo:
     caller: str = ""
     voice: str = ""
     server: str = ""
+    recording: str | None = None  # the file its audio is being written to, named before the first byte
 
 
 @dataclass
@@ -64,6 +65,7 @@ async def insert_call(session: AsyncSession, info: CallInfo) -> int:
         caller=info.caller,
         voice=info.voice,
         server=info.server,
+        recording=info.recording,
         started_at=info.started_at,
         answered_at=info.answered_at,
         end_reason="",
@@ -163,6 +165,17 @@ async def close_open_calls(db: Database, server: str, now: dt.datetime | None = 
         return [call.id for call, _ in rows]
 
 
-async def set_recording(session: AsyncSession, call_id: int, recording: str) -> None:
+async def recordings_of(db: Database, call_ids: list[int]) -> dict[int, str]:
+    """The recording each of these calls names (calls without one are left out)."""
+    if not call_ids:
+        return {}
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(Call.id, Call.recording).where(Call.id.in_(call_ids), Call.recording.is_not(None))
+        )
+        return {row.id: row.recording for row in rows}
+
+
+async def set_recording(session: AsyncSession, call_id: int, recording: str | None) -> None:
     """Point a call at its recording file (a name under the recordings directory)."""
     await session.execute(update(Call).where(Call.id == call_id).values(recording=recording))

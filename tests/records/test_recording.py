@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.records.recording import MAX_GAP_S, RATE, StereoRecording
+from agent.records.recording import MAX_GAP_S, RATE, RecordingFile, StereoRecording, repair
 from agent.telephony.codec import ulaw_encode
 
 
@@ -72,3 +72,67 @@ class TestStereoRecording:
         assert jump == pytest.approx(7200.0 - 0.02 - MAX_GAP_S)
         assert rec.seconds == pytest.approx(0.02 + MAX_GAP_S + 0.02)
         assert rec.caller(tone(0.02), 3.0) == 0.0  # within the gap: placed where its timestamp says
+
+
+class TestWrittenAsTheCallGoes:
+    def test_taking_in_pieces_writes_the_same_file_as_writing_at_the_end(self, tmp_path: Path) -> None:
+        """Audio taken up to 1 s, then 2.2 s, then the rest, lands sample for sample where a single write
+        puts it, and the memory holds only what is not yet taken."""
+        whole, pieces = StereoRecording(), StereoRecording()
+        out = RecordingFile(tmp_path / "pieces.wav")
+        for rec in (whole, pieces):
+            rec.caller(tone(0.8), 0.5)
+        out.append(pieces.take(1.0))
+        for rec in (whole, pieces):
+            rec.agent(tone(1.5), 1.2)
+            rec.caller(tone(0.4), 2.0)
+        out.append(pieces.take(2.2))
+        assert len(pieces.left) == len(whole.left) - 2 * round(2.2 * RATE)
+        for rec in (whole, pieces):
+            rec.clear(2.5)
+        out.append(pieces.take())
+        out.close()
+        whole.write(tmp_path / "whole.wav")
+        assert np.array_equal(read(tmp_path / "pieces.wav"), read(tmp_path / "whole.wav"))
+
+    def test_audio_placed_before_what_was_taken_is_dropped(self) -> None:
+        """Caller audio stamped before the taken point keeps only its part after it; a clear there cuts
+        nothing already written."""
+        rec = StereoRecording()
+        rec.caller(tone(1.0), 0.0)
+        rec.agent(tone(1.0), 0.0)
+        assert len(rec.take(0.5)) == 4 * RATE // 2
+        rec.caller(tone(0.2), 0.4)  # 0.1 s of it falls after the taken point
+        rec.clear(0.2)
+        assert rec.taken_s == 0.5 and rec.seconds == 1.0 and len(rec.right) == 0
+
+    def test_the_file_is_a_whole_wav_after_every_append(self, tmp_path: Path) -> None:
+        """Read while still open (as after a kill -9), the file holds every frame appended so far."""
+        out = RecordingFile(tmp_path / "growing.wav")
+        rec = StereoRecording()
+        for i in range(3):
+            rec.caller(tone(1.0), float(i))
+            out.append(rec.take())
+            assert len(read(tmp_path / "growing.wav")) == (i + 1) * RATE
+
+    def test_repair_covers_frames_written_after_the_last_header_update(self, tmp_path: Path) -> None:
+        """A writer killed between writing data and updating the header: repair makes the header cover
+        every whole frame, and says how long the recording is."""
+        path = tmp_path / "torn.wav"
+        out = RecordingFile(path)
+        rec = StereoRecording()
+        rec.caller(tone(1.0), 0.0)
+        out.append(rec.take())
+        out.close()
+        with path.open("ab") as f:
+            f.write(bytes(4 * RATE // 2 + 3))  # half a second more and a torn frame, not in the header
+        assert len(read(path)) == RATE
+        assert repair(path) == 1.5
+        assert len(read(path)) == RATE * 3 // 2
+
+    def test_repair_of_a_missing_or_foreign_file_is_zero_seconds(self, tmp_path: Path) -> None:
+        """No file, or one that isn't our WAV, is reported as no recording and left as it is."""
+        assert repair(tmp_path / "missing.wav") == 0.0
+        (tmp_path / "junk.wav").write_bytes(b"not a wav at all" * 10)
+        assert repair(tmp_path / "junk.wav") == 0.0
+        assert (tmp_path / "junk.wav").read_bytes() == b"not a wav at all" * 10
