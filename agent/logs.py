@@ -14,6 +14,8 @@ from loguru import logger as loguru_logger
 _PHONE = re.compile(r"\+?\d[\d\-\s().]{7,}\d")
 _SECRET_KEYS = {"token", "auth_token", "twilio_auth_token", "api_key", "llm_api_key", "password"}
 _PHONE_KEYS = {"from_", "to", "caller", "called", "from_number", "to_number", "number"}
+# What callers said or were read back: a phone or card number inside is masked like one on its own.
+_TEXT_KEYS = {"text", "heard", "utterance", "transcript", "partial", "unheard"}
 
 
 def mask_phone(value: str) -> str:
@@ -23,12 +25,17 @@ def mask_phone(value: str) -> str:
 
 
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Drop secrets and mask phone numbers in a log event (structlog processor)."""
+    """Drop secrets, mask phone and card numbers (in number fields and in what was said) and keypad
+    digits in a log event (structlog processor)."""
     for key in list(event_dict):
         if key in _SECRET_KEYS:
             event_dict[key] = "[redacted]"
         elif key in _PHONE_KEYS and isinstance(event_dict[key], str):
             event_dict[key] = mask_phone(event_dict[key])
+        elif key in _TEXT_KEYS and isinstance(event_dict[key], str):
+            event_dict[key] = _PHONE.sub(lambda m: mask_phone(m.group(0)), event_dict[key])
+        elif key == "digit":  # keys a caller pressed can spell an account or card number
+            event_dict[key] = "•"
     event = event_dict.get("event")
     if isinstance(event, str):
         event_dict["event"] = _PHONE.sub(lambda m: mask_phone(m.group(0)), event)

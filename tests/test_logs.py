@@ -37,6 +37,19 @@ class TestLogs:
         (line,) = lines(log_stream)
         assert line["from_"] == "***67" and line["token"] == "[redacted]"
 
+    def test_numbers_said_and_keys_pressed_never_reach_the_log(self, log_stream: io.StringIO) -> None:
+        """A transcript or reply holding a card or phone number keeps two digits of each; a key's digit is
+        hidden; the rest of the text stays readable."""
+        log = structlog.get_logger()
+        log.info("stt_final", text="My card is 4111 1111 1111 1111, call me on 617 555 0100.")
+        log.info("agent_reply", text="I have 617-555-0100 as your number.")
+        log.info("dtmf", digit="7")
+        out = log_stream.getvalue()
+        assert "4111" not in out and "555" not in out and '"7"' not in out
+        said, reply, key = lines(log_stream)
+        assert said["text"] == "My card is ***11, call me on ***00."
+        assert reply["text"] == "I have ***00 as your number." and key["digit"] == "•"
+
     def test_bound_call_sid_is_on_structlog_and_loguru_lines(self, log_stream: io.StringIO) -> None:
         """Binding call_sid once puts it on our events and on bridged pipecat (loguru) output."""
         structlog.contextvars.bind_contextvars(call_sid="CA123")

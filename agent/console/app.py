@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 
 from agent.console import csrf
 from agent.console.auth import Login, LoginLimiter, session_login
-from agent.console.views import mask_number, mask_text
+from agent.console.views import EventLike, mask_detail, mask_number, mask_text
 from agent.metrics import METRICS_PATH
 from agent.records.db import Database
 
@@ -74,8 +74,19 @@ def require(request: web.Request, role: str) -> Login:
     return login
 
 
+def _detail(event: EventLike) -> dict[str, Any]:
+    return event.detail
+
+
+def _masked_detail(event: EventLike) -> dict[str, Any]:
+    return mask_detail(event.kind, event.detail)
+
+
 def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    """Render a template for the logged-in operator; viewers see phone numbers masked."""
+    """Render a template for the logged-in operator; viewers see phone numbers and keypad digits masked.
+
+    Templates show numbers through `num`, free text through `txt` and an event's detail through `det(event)`.
+    """
     login = request.get(LOGIN)
     masked = login is None or not login.can("editor")
     body = (
@@ -86,6 +97,7 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
             csrf=login.csrf if login else "",
             num=mask_number if masked else str,
             txt=mask_text if masked else str,
+            det=_masked_detail if masked else _detail,
             **context,
         )
     )

@@ -151,7 +151,7 @@ async def clip(request: web.Request) -> web.StreamResponse:
 
 
 def _mask_row(row: dict[str, Any]) -> None:
-    """Mask the numbers in an exported call for a viewer: its fields, transcripts and messages."""
+    """Mask an exported call for a viewer as the call page does: numbers, transcripts, events, messages."""
     row["caller"], row["called"] = views.mask_number(row["caller"]), views.mask_number(row["called"])
     for turn in row["turns"]:
         turn["text"] = views.mask_text(turn["text"])
@@ -159,8 +159,11 @@ def _mask_row(row: dict[str, Any]) -> None:
         turn["partials"] = [
             {**p, "text": views.mask_text(str(p.get("text", "")))} for p in turn["partials"] or []
         ]
+    for event in row["events"]:
+        event["detail"] = views.mask_detail(event["kind"], event["detail"])
     for m in row["messages"]:
         m["callback_number"] = views.mask_number(m["callback_number"])
+        m["caller_name"] = views.mask_text(m["caller_name"])
         m["message"] = views.mask_text(m["message"])
 
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from agent.config import Settings
 from agent.logs import mask_phone
@@ -18,6 +19,8 @@ SLOW_MS = 1500.0  # a reply slower than this is flagged whatever the call's own 
 CLIP_BEFORE_S = 2.0
 CLIP_AFTER_S = 3.0
 _PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>()]+")
+KEYPAD_MASK = "•"
 
 
 class TurnLike(Protocol):
@@ -61,6 +64,41 @@ def has_phone_number(text: str) -> bool:
 def mask_text(text: str) -> str:
     """Free text with every phone-number-like run of digits masked to its last two digits."""
     return _PHONE_LIKE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def mask_url(url: str) -> str:
+    """A URL cut to its scheme and host ('https://hooks.example.com/…'): a path or query can be a secret."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "…"
+    return f"{parts.scheme}://{host}/…" if host else "…"
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(_URL.sub(lambda m: mask_url(m.group(0)), value))
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return mask_text(str(value)) if has_phone_number(str(value)) else value
+    if isinstance(value, list):
+        return [_mask_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_value(v) for k, v in value.items()}
+    return value
+
+
+def mask_detail(kind: str, detail: dict[str, Any] | None) -> dict[str, Any]:
+    """An event's detail as a viewer sees it: keypad digits hidden, URLs cut to their host, numbers masked.
+
+    Each keypress is its own `dtmf` event, so the digits a caller keys in (an account or card number) read
+    as one KEYPAD_MASK each: a viewer sees that and when keys were pressed, not which.
+    """
+    if kind == "dtmf":
+        return {k: KEYPAD_MASK * len(v) if isinstance(v, str) else v for k, v in (detail or {}).items()}
+    return {k: _mask_value(v) for k, v in (detail or {}).items()}
 
 
 # -- heard vs generated -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.records.db import Database
 from agent.records.models import Call, Event, Turn
-from agent.records.redact import redact_cards, redact_value
+from agent.records.redact import redact_turn, redact_value
 
 STALE_AFTER = dt.timedelta(hours=6)  # far past any call's length limit
 LATENCY_KEYS = {
@@ -76,19 +76,20 @@ async def insert_call(session: AsyncSession, info: CallInfo) -> int:
 
 
 async def insert_turn(session: AsyncSession, call_id: int, turn: TurnRecord) -> None:
-    """Store a finished turn."""
+    """Store a finished turn, card numbers cut from its text and partials taken together."""
     latency = {column: turn.latency.get(key) for key, column in LATENCY_KEYS.items()}
+    clean = redact_turn(turn.text, turn.partials, turn.heard_text)
     session.add(
         Turn(
             call_id=call_id,
             seq=turn.seq,
             speaker=turn.speaker,
-            text=redact_cards(turn.text),
-            heard_text=None if turn.heard_text is None else redact_cards(turn.heard_text),
+            text=clean.text,
+            heard_text=clean.heard_text,
             interrupted=turn.interrupted,
             start_s=round(turn.start_s, 3),
             end_s=round(turn.end_s, 3),
-            partials=redact_value(turn.partials),
+            partials=clean.partials,
             **latency,
         )
     )

@@ -159,6 +159,25 @@ class TestToolsAndMasking:
         assert views.mask_number("+16175550100") == "***00"
         assert views.mask_text("Call me on 617 555 0100 after 5.") == "Call me on ***00 after 5."
 
+    def test_a_viewer_sees_an_events_keypad_digits_urls_and_numbers_masked(self) -> None:
+        """A keypress shows as '•', a URL as its host, a number in any field as its last two digits."""
+        assert views.mask_detail("dtmf", {"digit": "4"}) == {"digit": "•"}
+        webhook = {"url": "https://user:pw@hooks.example.com/T01/s3cret?token=abc", "attempt": 1, "ok": True}
+        assert views.mask_detail("webhook", webhook) == {
+            "url": "https://hooks.example.com/…",
+            "attempt": 1,
+            "ok": True,
+        }
+        failed = {"error": "could not dial +1 617 555 0100 (POST https://api.twilio.com/x?To=+16175550100)"}
+        assert views.mask_detail("error", failed) == {
+            "error": "could not dial ***00 (POST https://api.twilio.com/…)"
+        }
+        assert views.mask_detail("transfer", {"to": 16175550100, "ok": False, "code": 480}) == {
+            "to": "***00",
+            "ok": False,
+            "code": 480,
+        }
+
 
 class TestWaterfallGaps:
     def test_an_unmeasured_rest_of_the_wait_is_shown_not_hidden(self) -> None:

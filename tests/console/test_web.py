@@ -295,6 +295,21 @@ async def seed_other_caller(db: Database) -> str:
     return sid
 
 
+KEYED = "4012888888881881"  # a card number keyed in; as separate keypresses, no text redaction sees it
+WEBHOOK_URL = "https://hooks.example.com/T01/s3cret?token=abc"
+
+
+async def seed_sensitive_events(db: Database, call_id: int) -> None:
+    """A card number keyed in, a webhook attempt (its URL is a secret) and an error naming a number."""
+    async with db.sessions.begin() as session:
+        for i, digit in enumerate(KEYED):
+            await repo.insert_event(session, call_id, "dtmf", 3.0 + i / 10, {"digit": digit}, 0)
+        detail = {"url": WEBHOOK_URL, "attempt": 1, "status": 200, "delivered": True, "final": True}
+        await repo.insert_event(session, call_id, "webhook", 7.0, detail, None)
+        error = {"error": "transfer to 617 555 0100 failed", "fatal": False}
+        await repo.insert_event(session, call_id, "error", 5.0, error, 0)
+
+
 class TestViewerFilters:
     async def test_a_viewers_number_filter_matches_only_the_last_four_digits(
         self, console: Seeded, http: aiohttp.ClientSession
@@ -368,6 +383,31 @@ class TestExport:
         assert [t["speaker"] for t in call["turns"]] == ["caller", "agent"]
         assert call["messages"][0]["callback_number"] == "***00"
         assert ("viewer", "export", "calls:json") in await audit_actions(console.db)
+
+    async def test_a_viewer_gets_events_masked_in_the_export_as_on_the_call_page(
+        self, console: Seeded, http: aiohttp.ClientSession
+    ) -> None:
+        """Keys pressed, a webhook's URL and a number in an error reach a viewer masked in both; an editor's
+        export keeps them, as the editor's call page shows them."""
+        await seed_sensitive_events(console.db, console.call_id)
+        assert await log_in(http, console, "viewer") == 200
+        async with http.get(console.url("/console/export.json")) as r:
+            exported = await r.text()
+        async with http.get(console.url(f"/console/calls/{console.call_sid}")) as r:
+            page = await r.text()
+        (call,) = json.loads(exported)
+        keys = [e["detail"]["digit"] for e in call["events"] if e["kind"] == "dtmf"]
+        assert keys == ["•"] * len(KEYED) and "digit=•" in page
+        for shown in (json.dumps(call, ensure_ascii=False), page):
+            assert "digit=4" not in shown and "s3cret" not in shown and "token=" not in shown
+            assert "617 555 0100" not in shown and "6175550100" not in shown
+            assert "hooks.example.com/…" in shown and "***00" in shown
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as editor:
+            assert await log_in(editor, console, "editor") == 200
+            async with editor.get(console.url("/console/export.json")) as r:
+                (full,) = json.loads(await r.text())
+        assert "".join(e["detail"]["digit"] for e in full["events"] if e["kind"] == "dtmf") == KEYED
+        assert any(e["detail"].get("url") == WEBHOOK_URL for e in full["events"])
 
     async def test_exports_link_the_recording_by_its_console_url_never_its_file(
         self, console: Seeded, http: aiohttp.ClientSession

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from agent.records.db import Database
 from agent.records.models import Call, Event, Turn
-from agent.records.repo import close_open_calls
+from agent.records.redact import REDACTED
+from agent.records.repo import TurnRecord, close_open_calls, insert_turn
 from agent.records.writer import Writer
 from tests.records.helpers import T0, seed_call
 
@@ -72,6 +75,22 @@ class TestStoredText:
         assert turns[1].heard_text == "On Saturday we're open" and turns[1].interrupted
         assert (turns[1].end_of_turn_ms, turns[1].stt_ms, turns[1].voice_to_voice_ms) == (210.0, 150.0, 640.0)
         assert event is not None and event.turn_seq == 1 and event.detail == {"treated_as": "interruption"}
+
+    async def test_a_card_split_across_a_turns_partials_is_stored_nowhere(self, db: Database) -> None:
+        """A card said in two finals is cut from the stored text and from every partial, halves included."""
+        call_id = await seed_call(db)
+        partials: list[dict[str, Any]] = [
+            {"at_s": 1.0, "text": "my card is 4111"},
+            {"at_s": 1.5, "text": "my card is 4111 1111.", "final": True},
+            {"at_s": 2.5, "text": "1111 1111.", "final": True},
+        ]
+        turn = TurnRecord(2, "caller", "my card is 4111 1111. 1111 1111.", 5.0, 8.0, partials=partials)
+        async with db.sessions.begin() as session:
+            await insert_turn(session, call_id, turn)
+        async with db.sessions() as session:
+            stored = await session.scalar(select(Turn).where(Turn.call_id == call_id, Turn.seq == 2))
+        assert stored is not None and stored.text == f"my card is {REDACTED}."
+        assert stored.partials is not None and "1111" not in json.dumps(stored.partials)
 
 
 class TestWriter:
