@@ -11,7 +11,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 LLAMA_WHEELS := $(HOME)/.cache/phone-agent/llama-cpp-python-0.3.36-avx2
 
-.PHONY: setup espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak clean
+.PHONY: setup espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,10 @@ eval: setup espeak-ng
 # Memory over a working day: 200 whole calls, one at a time and three at once, against one `agent serve`.
 soak: setup
 	$(BIN)/python -m benchmarks.soak --calls 200 --at-once 3 --out BENCHMARKS.md
+
+# 10,000 seeded, generated Media Streams messages over live sessions against agent serve, then a normal call.
+fuzz: setup
+	$(BIN)/python -m benchmarks.fuzz_stream --messages 10000 --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,7 @@ from agent.models import Models, load_models
 from agent.records.calllog import CallLog
 from agent.telephony import events
 from agent.telephony.control import CallControl
-from agent.telephony.limits import MessageBudget
+from agent.telephony.limits import MessageBudget, SkipLog
 from agent.telephony.security import (
     MEDIA_PATH,
     VOICE_PATH,
@@ -172,6 +172,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     session: CallSession | None = None
     reason = "socket closed"
     budget = MessageBudget()
+    skipped = SkipLog()
     try:
         while True:
             idle = state.settings.stream_idle_secs
@@ -194,18 +195,18 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                     break
                 continue
             if msg.type != WSMsgType.TEXT:
-                log.warning("message_skipped", reason="binary frame")
+                skipped.note("binary frame")
                 continue
             try:
                 event = events.parse(msg.data)
             except events.ProtocolError as exc:
-                log.warning("message_skipped", reason=str(exc))
+                skipped.note(str(exc))
                 continue
             if session is None:
                 if isinstance(event, events.Connected):
                     continue
                 if not isinstance(event, events.Start):
-                    log.warning("message_skipped", reason=f"{type(event).__name__} before start")
+                    skipped.note(f"{type(event).__name__} before start")
                     continue
                 structlog.contextvars.bind_contextvars(call_sid=event.call_sid)
                 token = event.custom_parameters.get("token", "")
@@ -226,10 +227,10 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                 await session.start()
                 continue
             if isinstance(event, (events.Start, events.Connected)):
-                log.warning("message_skipped", reason=f"unexpected {type(event).__name__}")
+                skipped.note(f"unexpected {type(event).__name__}")
                 continue
             if event.stream_sid != session.stream_sid:
-                log.warning("message_skipped", reason="wrong streamSid")
+                skipped.note("wrong streamSid")
                 continue
             if isinstance(event, events.Stop):
                 reason = "stream stopped by Twilio"
@@ -242,6 +243,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
                 reason = "pipeline ended"
                 break
     finally:
+        skipped.close()
         if session is not None:
             # Finish cleanup even if aiohttp cancels this handler as the socket goes away.
             closing = asyncio.ensure_future(session.close(reason))

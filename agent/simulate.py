@@ -294,6 +294,42 @@ async def _await_first_audio(phone: _Phone, timeout_s: float) -> None:
         await asyncio.sleep(0.01)
 
 
+@dataclass(frozen=True)
+class StreamInvite:
+    """What the webhook's TwiML tells Twilio to open: where to connect, how it is signed, what to send."""
+
+    connect_url: str  # where to connect from here
+    signature: str  # X-Twilio-Signature of the stream URL the TwiML names
+    custom: dict[str, str]  # the <Parameter>s, sent back in the start message
+
+
+async def ring(
+    http: aiohttp.ClientSession,
+    url: str,
+    auth_token: str,
+    params: dict[str, str],
+    public_base_url: str | None = None,
+) -> StreamInvite:
+    """Post Twilio's signed voice webhook for a call (`params`) and read the stream the TwiML opens."""
+    base = (public_base_url or url).rstrip("/")
+    webhook = url.rstrip("/") + VOICE_PATH
+    signature = sign(auth_token, public_url(base, VOICE_PATH), params)
+    async with http.post(webhook, data=params, headers={"X-Twilio-Signature": signature}) as resp:
+        body = await resp.text()
+        if resp.status != 200:
+            raise SimulationError(f"webhook answered {resp.status}: {body[:200]}")
+    stream = ET.fromstring(body).find("./Connect/Stream")
+    if stream is None:
+        raise SimulationError(f"webhook TwiML has no <Connect><Stream>: {body[:200]}")
+    stream_url = stream.attrib["url"]
+    custom = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+    connect_url = stream_url
+    if public_base_url:  # connect locally, sign the public URL (its path ends with the call's secret)
+        path = urlsplit(stream_url).path
+        connect_url = url.rstrip("/").replace("http", "ws", 1) + path[path.index(MEDIA_PATH) :]
+    return StreamInvite(connect_url, sign(auth_token, stream_url, {}), custom)
+
+
 async def place_call(
     url: str,
     auth_token: str,
@@ -321,7 +357,6 @@ async def place_call(
     server ends the call) before hanging up. With `echo_db`, the agent's audio the phone plays comes
     back in the caller's microphone that many decibels down (a speakerphone without echo cancelling).
     """
-    base = (public_base_url or url).rstrip("/")
     call_sid = "CA" + secrets.token_hex(16)
     account_sid = "AC" + "0" * 32
     params = {
@@ -335,23 +370,10 @@ async def place_call(
     }
     caller_audio = [read_wav_as_ulaw(w) for w in wavs]
     async with aiohttp.ClientSession() as http:
-        webhook = url.rstrip("/") + VOICE_PATH
-        signature = sign(auth_token, public_url(base, VOICE_PATH), params)
-        async with http.post(webhook, data=params, headers={"X-Twilio-Signature": signature}) as resp:
-            body = await resp.text()
-            if resp.status != 200:
-                raise SimulationError(f"webhook answered {resp.status}: {body[:200]}")
-        stream = ET.fromstring(body).find("./Connect/Stream")
-        if stream is None:
-            raise SimulationError(f"webhook TwiML has no <Connect><Stream>: {body[:200]}")
-        stream_url = stream.attrib["url"]
-        custom = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
-        connect_url = stream_url
-        if public_base_url:  # connect locally, sign the public URL (its path ends with the call's secret)
-            path = urlsplit(stream_url).path
-            connect_url = url.rstrip("/").replace("http", "ws", 1) + path[path.index(MEDIA_PATH) :]
-        ws_sig = sign(auth_token, stream_url, {})
-        async with http.ws_connect(connect_url, headers={"x-twilio-signature": ws_sig}, max_msg_size=0) as ws:
+        invite = await ring(http, url, auth_token, params, public_base_url)
+        async with http.ws_connect(
+            invite.connect_url, headers={"x-twilio-signature": invite.signature}, max_msg_size=0
+        ) as ws:
             stream_sid = "MZ" + secrets.token_hex(16)
             phone = _Phone(ws, stream_sid, echo_db)
             await phone.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
@@ -365,7 +387,7 @@ async def place_call(
                         "streamSid": stream_sid,
                         "callSid": call_sid,
                         "tracks": ["inbound"],
-                        "customParameters": custom,
+                        "customParameters": invite.custom,
                         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
                     },
                 }

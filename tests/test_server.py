@@ -7,7 +7,7 @@ import base64
 import io
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,26 @@ class Stream:
             }
         )
 
+    async def mark(self, name: str) -> None:
+        """Return a mark the server sent, as Twilio does once the audio before it has played."""
+        self.seq += 1
+        await self.send(
+            {
+                "event": "mark",
+                "streamSid": self.stream_sid,
+                "sequenceNumber": str(self.seq),
+                "mark": {"name": name},
+            }
+        )
+
+    async def play_until(self, done: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Play what the server sends, returning each of its marks, until `done()`."""
+        async with asyncio.timeout(timeout):
+            while not done():
+                msg = await self.ws.receive()
+                if msg.type == aiohttp.WSMsgType.TEXT and '"mark"' in msg.data:
+                    await self.mark(msg.json()["mark"]["name"])
+
     async def media(self, payload: bytes = b"\xff" * 160, stream_sid: str | None = None) -> None:
         self.seq += 1
         await self.send(
@@ -159,6 +179,14 @@ async def open_stream(
     headers = {"x-twilio-signature": sign(AUTH_TOKEN, url, {})} if sign_upgrade else {}
     ws = await http.ws_connect(url, headers=headers)
     return Stream(ws, call_sid, token)
+
+
+async def answered_stream(http: aiohttp.ClientSession, settings: Settings, call_sid: str) -> Stream:
+    """A stream opened and started, once the greeting's first audio has arrived."""
+    stream = await open_stream(http, settings, call_sid)
+    await stream.start()
+    await stream.next_event("media")
+    return stream
 
 
 async def stream_url(http: aiohttp.ClientSession, settings: Settings, call_sid: str) -> str:

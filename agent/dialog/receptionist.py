@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,9 @@ class Receptionist(FrameProcessor):
         self._reprompts = 0
         self._user_speaking = False
         self._ending = False
+        self._key_reply = False  # a keypress's reply is queued or playing
+        self._key_action: asyncio.Task[None] | None = None  # its action
+        self._acting: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()  # actions past _heard
         self.on_routed: Callable[[], None] | None = None  # after each utterance or key is routed
 
     def _routed(self) -> None:
@@ -126,19 +130,19 @@ class Receptionist(FrameProcessor):
             self._arm_silence()
         elif isinstance(frame, BotStartedSpeakingFrame):
             await self._cancel_silence()
-        elif (
-            isinstance(frame, BotStoppedSpeakingFrame)
-            and direction == FrameDirection.UPSTREAM
-            and not self._user_speaking
-        ):
-            self._arm_silence()
+        elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
+            self._key_reply = False
+            if not self._user_speaking:
+                self._arm_silence()
         if isinstance(frame, InputDTMFFrame):
             await self.push_frame(frame, direction)
             reply = self.router.handle_key(frame.button.value)
             self._routed()
             log.info("dtmf_routed", digit=frame.button.value, intent=reply and reply.intent)
             if reply is not None:
-                await self.respond(reply)
+                await self._drop_key_reply()
+                self._key_action = await self.respond(reply)
+                self._key_reply = bool(reply.text)
             return
         if (
             isinstance(frame, LLMContextFrame)
@@ -181,8 +185,19 @@ class Receptionist(FrameProcessor):
             await self.push_frame(TTSSpeakFrame(unheard))
         return True
 
-    async def respond(self, reply: Reply) -> None:
-        """Speak a reply, then carry out its action once the caller has heard it."""
+    async def _drop_key_reply(self) -> None:
+        """A key pressed while the last key's reply is still queued or playing replaces it, as a phone
+        menu does: that reply is cut (an interruption) and its action, not yet begun, is dropped; so a
+        caller mashing keys hears one answer, and a stream of keypresses can't queue minutes of speech."""
+        action, self._key_action = self._key_action, None
+        if action is not None and not action.done() and action not in self._acting:
+            await self.cancel_task(action)
+        if self._key_reply:
+            self._key_reply = False
+            await self.broadcast_interruption()  # type: ignore[no-untyped-call]
+
+    async def respond(self, reply: Reply) -> asyncio.Task[None] | None:
+        """Speak a reply, then carry out its action once the caller has heard it (the task doing that)."""
         before = self.call.utterances_started()
         log.info(
             "agent_reply",
@@ -198,7 +213,8 @@ class Receptionist(FrameProcessor):
             await self._cancel_silence()
             self._arm_silence(NUDGE_SECS, reply.nudge)
         if reply.action is not None:
-            self.create_task(self._act(reply.action, before), name="receptionist-action")
+            return self.create_task(self._act(reply.action, before), name="receptionist-action")
+        return None
 
     # -- actions ------------------------------------------------------------------------------------
 
@@ -206,14 +222,21 @@ class Receptionist(FrameProcessor):
         if isinstance(action, TakeMessage):
             await self.store_message(action)
             if action.end_call:
-                await self.call.wait_spoken(utterances_before)
+                await self._heard(utterances_before)
                 await self.hang_up()
         elif isinstance(action, Transfer):
-            await self.call.wait_spoken(utterances_before)
+            await self._heard(utterances_before)
             await self.transfer(action.staff.name, action.staff.number)
         elif isinstance(action, EndCall):
-            await self.call.wait_spoken(utterances_before)
+            await self._heard(utterances_before)
             await self.hang_up()
+
+    async def _heard(self, utterances_before: int) -> None:
+        """Wait until the reply has been heard; until then the action may still be dropped."""
+        await self.call.wait_spoken(utterances_before)
+        task = asyncio.current_task()
+        if task is not None:
+            self._acting.add(task)
 
     async def store_message(self, m: TakeMessage) -> None:
         """Store a message with the call and note it in the outcome."""

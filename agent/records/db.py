@@ -51,7 +51,7 @@ class Database:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # the CLI can read while a server writes
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=15000")  # many calls' writers share the one file
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

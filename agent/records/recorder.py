@@ -229,7 +229,7 @@ class CallRecorder(BaseObserver):
     def caller_audio(self, ulaw: bytes, timestamp_ms: int) -> None:
         """Caller audio as it arrived, placed by Twilio's timestamp."""
         if self.recording is not None:
-            jump = self.recording.caller(ulaw, timestamp_ms / 1000)
+            jump = self.recording.caller(ulaw, timestamp_ms / 1000, self.now())
             if jump:
                 log.warning("media_timestamp_jump", seconds=round(jump, 1), timestamp_ms=timestamp_ms)
             self._spill()

@@ -43,10 +43,13 @@ class StereoRecording:
         self._base = 0  # samples already taken
         self._play_at = 0  # sample where the next agent chunk can start playing
 
-    def caller(self, ulaw: bytes, at_s: float) -> float:
-        """Caller audio (μ-law) that began `at_s` seconds into the call; returns the seconds of a
-        timestamp jump that were not padded with silence (0 for audio in its place)."""
-        jump = max(0.0, at_s - self.caller_end_s - MAX_GAP_S)
+    def caller(self, ulaw: bytes, at_s: float, now_s: float | None = None) -> float:
+        """Caller audio (μ-law) that began `at_s` seconds into the call (whose clock reads `now_s`);
+        returns the seconds of a timestamp jump that were not padded with silence (0 for audio in its
+        place). No timestamp places audio more than MAX_GAP_S past both the audio so far and the clock,
+        so a stream of jumps can't make a recording (in memory) run ahead of the call."""
+        anchor = self.caller_end_s if now_s is None else min(self.caller_end_s, now_s)
+        jump = max(0.0, at_s - anchor - MAX_GAP_S)
         _place(self.left, round((at_s - jump) * RATE) - self._base, ulaw_decode(ulaw))
         return jump
 

@@ -7,16 +7,19 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.records.db import Database
 
 log = structlog.get_logger(__name__)
 Write = Callable[[AsyncSession], Awaitable[None]]
+LOCKED_TRIES = 4  # a write SQLite refused as locked (every call writes to one file) is tried this often
 
 
 class Writer:
-    """`put` a write and return at once; each runs, in order, in its own committed transaction."""
+    """`put` a write and return at once; each runs, in order, in its own committed transaction (rolled
+    back and tried again, a few times, if SQLite says the database is locked)."""
 
     def __init__(self, db: Database) -> None:
         """Write to `db` (nothing runs until `start`)."""
@@ -41,12 +44,22 @@ class Writer:
 
     async def _run(self) -> None:
         while (write := await self._queue.get()) is not None:
-            try:
-                async with self._db.sessions.begin() as session:
-                    await write(session)
-            except Exception:
-                self.failed += 1
-                log.exception("call_log_write_failed")
+            for attempt in range(1, LOCKED_TRIES + 1):
+                try:
+                    async with self._db.sessions.begin() as session:
+                        await write(session)
+                    break
+                except OperationalError as exc:
+                    if "locked" in str(exc) and attempt < LOCKED_TRIES:  # SQLite, busy past its timeout
+                        log.warning("call_log_write_retried", attempt=attempt)
+                        await asyncio.sleep(0.5 * attempt)
+                        continue
+                    self.failed += 1
+                    log.exception("call_log_write_failed")
+                except Exception:
+                    self.failed += 1
+                    log.exception("call_log_write_failed")
+                    break
 
     async def close(self, timeout_s: float = 30.0) -> None:
         """Finish the queued writes (up to `timeout_s`), then stop."""

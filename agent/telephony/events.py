@@ -136,6 +136,8 @@ def parse(text: str | bytes) -> Event:
         msg = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"malformed JSON: {exc.msg}") from exc
+    except RecursionError as exc:  # '[[[[...' a few thousand deep fits in a message
+        raise ProtocolError("JSON nested too deep") from exc
     if not isinstance(msg, dict):
         raise ProtocolError("message must be a JSON object")
     event = msg.get("event")
@@ -163,7 +165,7 @@ def parse(text: str | bytes) -> Event:
         media = _obj(msg, "media")
         try:
             payload = base64.b64decode(_str(media, "payload"), validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: a non-ASCII character in it
             raise ProtocolError("media payload is not base64") from exc
         return Media(
             sequence_number=_int(msg, "sequenceNumber"),

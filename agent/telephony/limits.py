@@ -1,9 +1,13 @@
-"""How many messages a second one media-stream connection may send (pure)."""
+"""How many messages a second one media-stream connection may send, and how its skipped ones are logged."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -40,3 +44,25 @@ class MessageBudget:
     def flooding(self) -> bool:
         """Whether so many messages in a row were over the budget that the sender is flooding."""
         return self.skipped >= self.flood_after
+
+
+class SkipLog:
+    """Logs a connection's skipped messages: the first few each, then every hundredth, then the total,
+    so a sender of junk can't flood the log."""
+
+    FIRST = 10
+
+    def __init__(self) -> None:
+        """Nothing skipped yet."""
+        self.count = 0
+
+    def note(self, reason: str) -> None:
+        """One message skipped for `reason`."""
+        self.count += 1
+        if self.count <= self.FIRST or self.count % 100 == 0:
+            log.warning("message_skipped", reason=reason[:200], skipped=self.count)
+
+    def close(self) -> None:
+        """Log the total once the connection ends, if not every skip was logged."""
+        if self.count > self.FIRST:
+            log.warning("messages_skipped", total=self.count)

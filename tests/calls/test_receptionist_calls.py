@@ -168,32 +168,49 @@ async def test_keypad_zero_transfers_to_the_operator(
     call_settings: Settings, models: Models, twilio: tuple[FakeTwilio, TestServer]
 ) -> None:
     """Pressing 0 transfers to the profile's operator."""
-    from tests.test_server import open_stream
+    from tests.test_server import answered_stream
 
     fake = twilio[0]
     srv = await serve(call_settings, models)
     try:
         async with aiohttp.ClientSession() as http:
-            stream = await open_stream(http, call_settings, "CA" + "f" * 32)
-            await stream.start()
-            await stream.next_event("media")
+            stream = await answered_stream(http, call_settings, "CA" + "f" * 32)
             await stream.dtmf("0")
-            async with asyncio.timeout(30):
-                while not dialed(fake, stream.call_sid):
-                    msg = await stream.ws.receive()
-                    if msg.type == aiohttp.WSMsgType.TEXT and '"mark"' in msg.data:
-                        name = msg.json()["mark"]["name"]
-                        await stream.send(
-                            {
-                                "event": "mark",
-                                "streamSid": stream.stream_sid,
-                                "sequenceNumber": "10",
-                                "mark": {"name": name},
-                            }
-                        )
+            await stream.play_until(lambda: bool(dialed(fake, stream.call_sid)))
     finally:
         await srv.close()
     assert dialed(fake, "CA" + "f" * 32) == [MARIA]
+
+
+async def test_a_key_pressed_over_the_last_keys_reply_replaces_it(
+    call_settings: Settings, models: Models, twilio: tuple[FakeTwilio, TestServer]
+) -> None:
+    """2 (transfer to the front desk) and then 1 (hours) before the first reply was heard: the first
+    reply is cleared and its transfer never dialed; the hours are what plays, to the end."""
+    from tests.test_server import answered_stream
+
+    fake = twilio[0]
+    srv = await serve(call_settings, models)
+    try:
+        async with aiohttp.ClientSession() as http:
+            stream = await answered_stream(http, call_settings, "CA" + "e" * 32)
+            with capture_logs() as logs:
+                await stream.dtmf("2")
+                await stream.next_event("media")  # its reply has begun to arrive; none of it played
+                await stream.dtmf("1")
+                await stream.next_event("clear")
+
+                def heard_whole() -> bool:
+                    ends = [e for e in logs if e["event"] == "agent_utterance_played"]
+                    return any(not e["interrupted"] for e in ends)
+
+                await stream.play_until(heard_whole)
+                await asyncio.sleep(1.0)  # time enough for a transfer that was going to happen
+    finally:
+        await srv.close()
+    replies = [e["intent"] for e in logs if e["event"] == "agent_reply"]
+    assert replies[:2] == ["transfer", "hours"], conversation(logs)
+    assert dialed(fake, "CA" + "e" * 32) == [], conversation(logs)
 
 
 async def test_unanswered_transfer_comes_back_and_offers_a_message(

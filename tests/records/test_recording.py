@@ -73,6 +73,14 @@ class TestStereoRecording:
         assert rec.seconds == pytest.approx(0.02 + MAX_GAP_S + 0.02)
         assert rec.caller(tone(0.02), 3.0) == 0.0  # within the gap: placed where its timestamp says
 
+    def test_jumps_one_after_another_stay_within_the_gap_of_the_calls_clock(self) -> None:
+        """A message every 20 ms each 5 s ahead of the last (a hostile stream) keeps the recording within
+        MAX_GAP_S of the call's clock instead of hours ahead in memory."""
+        rec = StereoRecording()
+        for i in range(1000):
+            rec.caller(tone(0.02), i * MAX_GAP_S, now_s=i * 0.02)
+        assert rec.seconds <= 1000 * 0.02 + MAX_GAP_S + 0.02
+
 
 class TestWrittenAsTheCallGoes:
     def test_taking_in_pieces_writes_the_same_file_as_writing_at_the_end(self, tmp_path: Path) -> None:

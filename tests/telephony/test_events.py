@@ -113,6 +113,12 @@ class TestParse:
                 '{"chunk": "1", "timestamp": "0", "payload": "not base64!"}}',
                 "base64",
             ),
+            (
+                '{"event": "media", "streamSid": "MZ", "sequenceNumber": "1", "media": '
+                '{"chunk": "1", "timestamp": "0", "payload": "//8=\u00e9"}}',
+                "base64",
+            ),  # found by the fuzzer: a non-ASCII payload raised ValueError out of the handler
+            ('{"event": "media", "media": ' + "[" * 20000 + "]" * 20000 + "}", "nested too deep"),  # fuzzer
             ('{"event": "dtmf", "streamSid": "MZ", "sequenceNumber": "1", "dtmf": {"digit": "x"}}', "DTMF"),
             ('{"event": "start", "sequenceNumber": "1", "streamSid": "MZ", "start": {}}', "mediaFormat"),
         ],

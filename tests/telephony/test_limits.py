@@ -1,8 +1,11 @@
-"""A media-stream connection's message budget: Twilio's rate passes, a flood is skipped, then closed."""
+"""A media-stream connection's message budget: Twilio's rate passes, a flood is skipped, then closed;
+skipped messages are logged without flooding the log."""
 
 from __future__ import annotations
 
-from agent.telephony.limits import MessageBudget
+from structlog.testing import capture_logs
+
+from agent.telephony.limits import MessageBudget, SkipLog
 
 
 def test_twilios_own_rate_always_passes() -> None:
@@ -29,3 +32,16 @@ def test_a_burst_after_a_stall_passes_and_calm_resets_the_count() -> None:
         budget.take(0.002)
     assert budget.skipped > 0
     assert budget.take(100.0) and budget.skipped == 0
+
+
+def test_a_connection_sending_junk_logs_a_few_skips_then_every_hundredth_then_the_total() -> None:
+    """1,000 skipped messages write 10 + 10 lines and a total, not 1,000 lines."""
+    with capture_logs() as logs:
+        skipped = SkipLog()
+        for _ in range(1000):
+            skipped.note("malformed JSON")
+        skipped.close()
+    lines = [e for e in logs if e["event"] == "message_skipped"]
+    assert len(lines) == SkipLog.FIRST + 10
+    assert [e["skipped"] for e in lines[-2:]] == [900, 1000]
+    assert [e["total"] for e in logs if e["event"] == "messages_skipped"] == [1000]
