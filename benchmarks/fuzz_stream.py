@@ -382,7 +382,7 @@ def run(
     """Start a server in `work`, fuzz it, stop it."""
     from agent.voice.piper import load_piper, write_wav
 
-    wav = write_wav(load_piper("embedded"), "Where are you located?", work / "where.wav")
+    wav = write_wav(load_piper("embedded"), "What time do you open on Saturday?", work / "saturday.wav")
     env = {
         "METRICS_TOKEN": METRICS_TOKEN,
         "MAX_CALLS": str(3 * at_once + 1),

@@ -65,6 +65,9 @@ async def post_webhook(
     return await http.post(settings.public_base_url + path, data=params, headers=headers)
 
 
+MAX_PHONE_LAG_S = 0.25  # how late the simulated phone's clock may run for echo timing to be a phone's
+
+
 class Stream:
     """A raw Twilio-side media stream for protocol tests."""
 
@@ -600,7 +603,14 @@ class TestWholeCall:
         assert "barge_in" in events, conversation(logs)
         handled = [e for e in logs if e["event"] == "barge_in_not_a_turn"]
         assert handled and handled[0]["kind"] in ("backchannel", "empty") and handled[0]["resumed"], events
-        assert result.clears == 1
+        # The simulated phone shares the test's event loop. When a loaded machine stalls that loop by more
+        # than the echo gate's window, the phone's echo of our voice reaches the server late against its
+        # own marks: a phone doing that is not one the gate is built for (a fresh-clone CI run met a 0.7 s
+        # stall once, and a second clear). On a phone whose clock held, the echo clears nothing.
+        if result.player_late_s < MAX_PHONE_LAG_S:
+            assert result.clears == 1, (result.clears, result.player_late_s)
+        else:
+            assert 1 <= result.clears <= 2, (result.clears, result.player_late_s)
 
     async def test_openai_compatible_endpoint_answers_when_configured(
         self, settings: Settings, models: Models, speech_dir: Path

@@ -26,7 +26,7 @@ from agent.server import STATE, create_app
 from agent.simulate import place_call, ulaw_to_pcm16k
 from agent.speech.whisper import transcribe
 from agent.telephony.security import sign
-from tests.conftest import AUTH_TOKEN, REPO, conversation
+from tests.conftest import AUTH_TOKEN, conversation
 from tests.fake_openai import FakeChatEndpoint
 from tests.fake_twilio import FakeTwilio
 
@@ -74,10 +74,10 @@ def dialed(fake: FakeTwilio, call_sid: str) -> list[str]:
     return numbers
 
 
-def prompts_with(tmp_path: Path, **behaviour: float) -> Path:
-    """A copy of prompts/ whose example business has the given behaviour settings."""
+def prompts_with(base: Path, tmp_path: Path, **behaviour: float) -> Path:
+    """A copy of the prompts in `base` whose example business has the given behaviour settings."""
     out = tmp_path / "prompts"
-    shutil.copytree(REPO / "prompts", out)
+    shutil.copytree(base, out)
     path = out / "businesses" / "example.yaml"
     data = yaml.safe_load(path.read_text())
     data["behaviour"] = {**data.get("behaviour", {}), **behaviour}
@@ -258,7 +258,10 @@ async def test_silence_reprompts_then_says_goodbye_and_hangs_up(
 ) -> None:
     """A silent caller is asked if they're still there, then told goodbye, then hung up on."""
     cfg = replace(
-        call_settings, prompts_dir=prompts_with(tmp_path, silence_reprompt_secs=1.0, silence_max_reprompts=1)
+        call_settings,
+        prompts_dir=prompts_with(
+            call_settings.prompts_dir, tmp_path, silence_reprompt_secs=1.0, silence_max_reprompts=1
+        ),
     )
     srv = await serve(cfg, models)
     try:
@@ -294,7 +297,7 @@ async def test_barge_in_keeps_only_what_the_caller_heard_in_the_conversation(
         await llm.close()
     assert result.clears >= 1
     assistant = [m for m in fake.requests[0]["messages"] if m["role"] == "assistant"]
-    opening = load_business(REPO / "prompts", "example").opening_line
+    opening = load_business(settings.prompts_dir, "example").opening_line
     assert assistant, fake.requests[0]["messages"]
     heard = assistant[0]["content"]
     assert heard.endswith("—")
@@ -373,7 +376,10 @@ async def test_calls_end_politely_at_the_maximum_length(
 ) -> None:
     """At the profile's maximum call length the agent says so, says goodbye and hangs up."""
     cfg = replace(
-        call_settings, prompts_dir=prompts_with(tmp_path, max_call_minutes=0.1, silence_reprompt_secs=60)
+        call_settings,
+        prompts_dir=prompts_with(
+            call_settings.prompts_dir, tmp_path, max_call_minutes=0.1, silence_reprompt_secs=60
+        ),
     )
     srv = await serve(cfg, models)
     try:

@@ -177,11 +177,14 @@ async def test_the_recording_holds_both_sides_aligned_without_the_audio_a_barge_
     assert abs(int(agent[0]) - int(phone[0])) <= 10 + lag, (agent[0], phone[0], why)
     # The caller spoke 1.5 s after the greeting's first audio reached the phone (plus the WAV's lead-in).
     assert 140 - lag <= caller[0] - phone[0] <= 230 + lag, (caller[0], phone[0], why)
-    # The greeting is cut: on both clocks its last sound is at the same moment, by the time the barge-in
-    # was heard (it may fall in a pause between words just before the caller started).
+    # The greeting is cut: on both clocks its last sound is at about the same moment, by the time the
+    # barge-in was heard (it may fall in a pause between words just before the caller started). The
+    # recording cuts when the server sends the clear; the phone stops when its receiver, on the same busy
+    # event loop as the server, gets to it: a full-suite run once saw that 290 ms late with the play clock
+    # only 60 ms late. So the phone may stop up to 300 ms after the recording's cut, never before it.
     cut_rec = int(agent[agent < caller[0] + 150][-1])
     cut_phone = int(phone[phone < caller[0] + 150][-1])
-    assert cut_rec - caller[0] < 150 and abs(cut_rec - cut_phone) <= 15 + lag, (
+    assert cut_rec - caller[0] < 150 and -30 - lag <= cut_rec - cut_phone <= 15 + lag, (
         cut_rec,
         cut_phone,
         caller[0],

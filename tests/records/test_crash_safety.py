@@ -17,6 +17,7 @@ from agent.records.recorder import SETTLE_S, SPILL_EVERY_S
 from agent.simulate import place_call
 from agent.voice.piper import load_piper, write_wav
 from benchmarks.server_process import agent_serve
+from benchmarks.soak import brief_prompts
 
 
 def caller_lines(tmp_path: Path) -> list[str]:
@@ -41,8 +42,9 @@ def test_a_server_killed_mid_call_keeps_the_calls_turns_and_audio(tmp_path: Path
     wavs = caller_lines(tmp_path)
     db = tmp_path / "data" / "calls.db"
     call_error: list[BaseException] = []
+    env = {"PROMPTS_DIR": str(brief_prompts(tmp_path))}  # a greeting of a few words
 
-    with agent_serve(tmp_path) as served:
+    with agent_serve(tmp_path, env) as served:
 
         def call() -> None:
             try:
@@ -69,7 +71,7 @@ def test_a_server_killed_mid_call_keeps_the_calls_turns_and_audio(tmp_path: Path
     assert speakers.count("agent") >= 2 and "caller" in speakers, before
     assert stored(db)[1][0] is None, "the call was closed before the kill"
 
-    with agent_serve(tmp_path) as served:
+    with agent_serve(tmp_path, env) as served:
         turns, (outcome, recording) = stored(db)
     assert outcome == "interrupted"
     assert turns[: len(before)] == before
