@@ -133,6 +133,14 @@ def _coerce(name: str, raw: Any) -> Any:
     return str(raw)
 
 
+def _empty(name: str) -> str:
+    """An empty value for a text setting; a number or a path has none, so that is an error naming it."""
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind in ("int", "float", "Path"):
+        raise ConfigError(f"{_ENV_NAMES[name]} is set but empty: give it a {kind} value, or unset it")
+    return ""
+
+
 def dev_auth_token(data_dir: Path) -> tuple[str, Path]:
     """Return the local development auth token, creating it (mode 600) on first use, and its path."""
     path = data_dir / "dev-auth-token"
@@ -168,6 +176,8 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
                 values[name] = _coerce(name, Path(env[f"{env_name}_FILE"]).read_text().strip())
             except OSError as exc:
                 raise ConfigError(f"{env_name}_FILE: cannot read {exc.filename}") from exc
+        elif env_name in env:  # set and empty: empty, not the default (WHISPER_DETAIL_MODEL= turns it off)
+            values[name] = _empty(name)
     settings = Settings(**values)
     settings.voice_map  # noqa: B018 - fail at startup on a malformed VOICES_BY_NUMBER
     if settings.post_call_webhook_url and not settings.post_call_webhook_secret:

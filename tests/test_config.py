@@ -33,6 +33,17 @@ class TestLoadSettings:
         with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
             load_settings({"PUBLIC_BASE_URL": "example.com", "TWILIO_AUTH_TOKEN": "t"})
 
+    def test_an_empty_variable_means_empty_not_the_default(self, tmp_path: Path) -> None:
+        """WHISPER_DETAIL_MODEL= turns the detail model off (its default is embedded-base), even over the
+        TOML file; an empty number is an error naming the variable."""
+        toml = tmp_path / "agent.toml"
+        toml.write_text('whisper_detail_model = "embedded-base"\n')
+        env = {"AGENT_CONFIG": str(toml), "TWILIO_AUTH_TOKEN": "t", "DATA_DIR": str(tmp_path)}
+        assert load_settings(env).whisper_detail_model == "embedded-base"
+        assert load_settings({**env, "WHISPER_DETAIL_MODEL": ""}).whisper_detail_model == ""
+        with pytest.raises(ConfigError, match="MAX_CALLS is set but empty"):
+            load_settings({**env, "MAX_CALLS": ""})
+
     def test_dev_auth_token_is_created_once_private_and_reused(self, tmp_path: Path) -> None:
         """Without TWILIO_AUTH_TOKEN a random token is stored (mode 600) and reused next time."""
         first = load_settings({"DATA_DIR": str(tmp_path)})

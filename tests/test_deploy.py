@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,22 @@ def test_compose_file_matches_the_compose_spec() -> None:
     assert set(compose["services"]) == {"agent", "postgres", "llm"}
     assert all("file" in s for s in compose["secrets"].values())
     assert "TWILIO_AUTH_TOKEN" not in compose["services"]["agent"]["environment"]
+
+
+def test_compose_publishes_nothing_on_every_interface_by_default() -> None:
+    """With no variables set, the agent's port is published on 127.0.0.1 only, the vLLM server on none
+    (and it needs a key); deploy/secrets/ is git-ignored."""
+    services = docs(REPO / "deploy" / "compose.yaml")[0]["services"]
+    default = re.compile(r"\$\{\w+:-([^}]*)\}")
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            published = default.sub(lambda m: m.group(1), str(port))
+            assert published.startswith("127.0.0.1:"), (name, port)
+    assert "ports" not in services["llm"] and "VLLM_API_KEY" in services["llm"]["environment"]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "deploy/secrets/twilio_auth_token"], cwd=REPO, check=False
+    )
+    assert ignored.returncode == 0, "deploy/secrets/ is not git-ignored"
 
 
 def test_core_kubernetes_manifests_validate_strictly() -> None:
@@ -136,6 +153,49 @@ async def test_deletion_cost_follows_live_calls(tmp_path: Path) -> None:
         await srv.close()
     assert patches[-1][0] == "/api/v1/namespaces/phone-agent/pods/pod-1"
     assert patches[-1][1] == "Bearer sa-token"
+
+
+def _provided(kind: str, name: str) -> set[str]:
+    """The keys the example Secret or the ConfigMap named `name` provides."""
+    path = K8S / ("secret.example.yaml" if kind == "secret" else "configmap.yaml")
+    doc = next(d for d in docs(path) if d["metadata"]["name"] == name)
+    return set(doc.get("stringData") or {}) | set(doc.get("data") or {})
+
+
+def _mounted_files(pod: dict[str, Any], container: dict[str, Any]) -> set[str]:
+    """Every file path a container sees from its Secret and ConfigMap volumes."""
+    files: set[str] = set()
+    for mount in container.get("volumeMounts", []):
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        for kind in ("secret", "configMap"):
+            source = volume.get(kind)
+            if source is None:
+                continue
+            name = source.get("secretName") or source.get("name")
+            items = source.get("items") or [{"key": k, "path": k} for k in _provided(kind.lower(), name)]
+            for item in items:
+                assert item["key"] in _provided(kind.lower(), name), (name, item["key"])
+                files.add(f"{mount['mountPath'].rstrip('/')}/{item['path']}")
+    return files
+
+
+def test_every_file_variable_and_key_reference_points_at_something_that_exists() -> None:
+    """Each *_FILE variable names a file a mounted Secret or ConfigMap item puts there, and each
+    secretKeyRef, configMapKeyRef and volume item names a key the Secret or ConfigMap provides (a
+    METRICS_TOKEN_FILE with no mounted key once made every pod fail at start)."""
+    pod = docs(K8S / "deployment.yaml")[0]["spec"]["template"]["spec"]
+    for container in pod["containers"]:
+        files = _mounted_files(pod, container)
+        for env in container.get("env", []):
+            if env["name"].endswith("_FILE"):
+                assert env.get("value") in files, (env["name"], env.get("value"), sorted(files))
+            ref = env.get("valueFrom", {})
+            for kind, key in (("secret", "secretKeyRef"), ("configmap", "configMapKeyRef")):
+                if key in ref:
+                    assert ref[key]["key"] in _provided(kind, ref[key]["name"]), (env["name"], ref[key])
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                assert _provided("configmap", source["configMapRef"]["name"])
 
 
 def test_rendered_manifests_carry_namespace_and_image() -> None:
