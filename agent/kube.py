@@ -11,7 +11,6 @@ import structlog
 
 log = structlog.get_logger(__name__)
 ANNOTATION = "controller.kubernetes.io/pod-deletion-cost"
-SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 class DeletionCost:

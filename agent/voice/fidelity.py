@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -46,8 +45,3 @@ def score_voice(model: Xtts, voice: Voice, text: str = PREVIEW_TEXT) -> Fidelity
     """Synthesize a preview of the voice and score it against the voice's reference clips (blocking)."""
     preview = synthesize_preview(model, voice, text)
     return Fidelity(fidelity([read_clip(p) for p in voice.references], preview), preview)
-
-
-async def score_voice_async(model: Xtts, voice: Voice, text: str = PREVIEW_TEXT) -> Fidelity:
-    """`score_voice` in a worker thread, for async callers."""
-    return await asyncio.to_thread(score_voice, model, voice, text)
