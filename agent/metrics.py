@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from agent.loop_lag import LAG_BUCKETS
+
 METRICS_PATH = "/metrics"
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 STAGES = {
@@ -52,6 +54,12 @@ class Metrics:
             )
             for name in STAGES
         }
+        self.loop_lag = Histogram(
+            "agent_event_loop_lag_seconds",
+            "How late the event loop woke a task that sleeps 50 ms (every call shares the loop)",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
         self.barge_in = Histogram(
             "agent_barge_in_reaction_seconds",
             "Caller speech detected → clear sent to Twilio",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import WSMsgType, web
 
+from agent import loop_lag
 from agent.calls.messages import MessageStore
 from agent.calls.session import DIAL_STATUS_PATH, CallServices, CallSession
 from agent.config import Settings
@@ -55,6 +56,7 @@ class AppState:
     draining: bool = False
     deletion_cost: DeletionCost | None = None
     background: set[asyncio.Future[bool]] = field(default_factory=set)  # work after a call, kept referenced
+    lag_watch: asyncio.Task[None] | None = None  # feeds agent_event_loop_lag_seconds
 
     def live_changed(self) -> None:
         """Publish the live-call count to metrics and to the pod's deletion cost."""
@@ -306,6 +308,7 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 async def _start(app: web.Application) -> None:
     state = app[STATE]
     s = state.settings
+    state.lag_watch = asyncio.create_task(loop_lag.watch_lag(state.metrics.loop_lag.observe), name="loop-lag")
     state.control = CallControl(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_base_url)
     await state.calllog.start()
     if not s.metrics_token:
@@ -339,6 +342,7 @@ async def _close_calls(app: web.Application) -> None:
 
 async def _close_calllog(app: web.Application) -> None:
     await app[STATE].calllog.stop()
+    await loop_lag.stop(app[STATE].lag_watch)
 
 
 def create_app(settings: Settings, models: Models | None = None) -> web.Application:

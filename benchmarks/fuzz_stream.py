@@ -32,7 +32,7 @@ import aiohttp
 from agent.simulate import SimulationError, place_call, ring
 from benchmarks.report import machine, write_section
 from benchmarks.server_process import Served, agent_serve
-from benchmarks.soak import METRICS_TOKEN, Sample, brief_prompts, sample, settle
+from benchmarks.soak import METRICS_TOKEN, Sample, brief_prompts, loop_lag_p99_ms, sample, settle
 
 SECTION_START = "<!-- fuzz:start -->"
 SECTION_END = "<!-- fuzz:end -->"
@@ -228,6 +228,7 @@ class FuzzResult:
     crash_lines: list[str]
     server_closed: Counter[str]
     normal_call_reply_s: float  # seconds of the agent's reply in the normal call placed afterwards
+    loop_lag_p99_ms: float | None = None  # the server's event-loop lag over the whole run
 
 
 async def _drain(ws: aiohttp.ClientWebSocketResponse, stream: Stream) -> None:
@@ -345,7 +346,8 @@ async def fuzz(
     crashes = [line[:300] for line in log if any(m in line for m in CRASH_MARKS)]
     reply = len(result.turns[0].reply_ulaw) / 8000 if result.turns else 0.0
     sent = sum(n for k, n in kinds.items() if not k.startswith("("))
-    return FuzzResult(sent, sessions, kinds, before, rounds[0], after, seconds, crashes, closed, reply)
+    lag = loop_lag_p99_ms(served)
+    return FuzzResult(sent, sessions, kinds, before, rounds[0], after, seconds, crashes, closed, reply, lag)
 
 
 def report(result: FuzzResult, seed: int) -> list[str]:
@@ -366,6 +368,8 @@ def report(result: FuzzResult, seed: int) -> list[str]:
         "",
         f"- Unhandled exceptions in the server log: **{len(result.crash_lines)}**.",
         f"- The normal call afterwards: the agent answered with {result.normal_call_reply_s:.1f} s of audio.",
+        f"- The server's event loop, p99 lag over the run: ≤ {result.loop_lag_p99_ms:g} ms "
+        "(`agent_event_loop_lag_seconds`, the upper edge of its bucket).",
         f"- Sessions: {', '.join(f'{k}: {n}' for k, n in result.server_closed.items())}.",
         f"- Messages by event: {kinds}.",
     ]

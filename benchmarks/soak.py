@@ -87,6 +87,24 @@ def sample(served: Served, calls: int) -> Sample:
     )
 
 
+def loop_lag_p99_ms(served: Served) -> float | None:
+    """The server's event-loop lag at the 99th percentile since it started (the upper edge of the
+    histogram bucket it falls in, in ms), from /metrics; None before any sample."""
+    request = urllib.request.Request(
+        f"{served.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as r:
+        text = r.read().decode()
+    buckets = [
+        (float(le), float(n))
+        for le, n in re.findall(r'^agent_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)', text, re.M)
+    ]
+    total = buckets[-1][1] if buckets else 0.0
+    if not total:
+        return None
+    return next(le * 1000 for le, n in buckets if n >= 0.99 * total)
+
+
 async def settle(served: Served, timeout_s: float = 30.0) -> None:
     """Wait until the server reports no live calls (each call's cleanup has finished), then a moment."""
     deadline = time.monotonic() + timeout_s
