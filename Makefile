@@ -78,7 +78,7 @@ typecheck: setup
 # The call-log tests also run against a real PostgreSQL: .ci/postgres starts Debian's (as root with apt-get)
 # and prints its URL; without one they skip, or fail under REQUIRE_POSTGRES=1 (set by .ci/run).
 unit: setup
-	TEST_POSTGRES_URL="$$(bash .ci/postgres)" $(BIN)/pytest -q
+	TEST_POSTGRES_URL="$$(bash .ci/postgres)" $(BIN)/pytest -q --durations=25
 
 test: lint typecheck unit
 

@@ -298,26 +298,26 @@ async def _send(ws: aiohttp.ClientWebSocketResponse, msg: str | bytes, kinds: Co
     await ws.send_str(msg)
 
 
-async def quiet(served: Served, tasks: int, timeout_s: float = 30.0) -> Sample:
-    """Wait until no call is live and the server's asyncio tasks are back to `tasks` (or `timeout_s`),
-    then sample it."""
+async def quiet(served: Served, tasks: int | None = None, timeout_s: float = 30.0) -> Sample:
+    """Wait until no call is live and (given `tasks`) the server's asyncio tasks are back to that many (or
+    `timeout_s` has passed), then sample it."""
     await settle(served)
     deadline = time.monotonic() + timeout_s
     now = sample(served, 0)
-    while now.tasks > tasks and time.monotonic() < deadline:
+    while tasks is not None and now.tasks > tasks and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
         now = sample(served, 0)
     return now
 
 
 async def fuzz(
-    served: Served, messages: int, at_once: int, per_session: int, seed: int, wav: Path
+    served: Served, messages: int, at_once: int, per_session: int, seed: int, wav: Path, warm: Path
 ) -> FuzzResult:
     """Send `messages` fuzz messages in two rounds, `per_session` a call, `at_once` calls at a time; then a
-    normal call. Memory is sampled after a warm-up call and after each round."""
+    normal call saying `wav`. Memory is sampled after a warm-up call (saying `warm`) and after each round."""
     rng = random.Random(seed)
-    await place_call(served.url, served.token, [str(wav)], reply_timeout_s=60)  # warm up
-    before = await quiet(served, 0)
+    await place_call(served.url, served.token, [str(warm)], reply_timeout_s=60)  # warm up
+    before = await quiet(served)
     kinds: Counter[str] = Counter()
     closed: Counter[str] = Counter()
     sessions = 0
@@ -386,7 +386,9 @@ def run(
     """Start a server in `work`, fuzz it, stop it."""
     from agent.voice.piper import load_piper, write_wav
 
-    wav = write_wav(load_piper("embedded"), "What time do you open on Saturday?", work / "saturday.wav")
+    piper = load_piper("embedded")
+    wav = write_wav(piper, "What time do you open on Saturday?", work / "saturday.wav")
+    warm = write_wav(piper, "Thanks, bye!", work / "bye.wav")
     env = {
         "METRICS_TOKEN": METRICS_TOKEN,
         "MAX_CALLS": str(3 * at_once + 1),
@@ -395,7 +397,7 @@ def run(
     with agent_serve(work, env) as served:
         if on is not None:
             on(served)
-        result = asyncio.run(fuzz(served, messages, at_once, per_session, seed, wav))
+        result = asyncio.run(fuzz(served, messages, at_once, per_session, seed, wav, warm))
         assert served.process.poll() is None, "the server died"
     return result
 

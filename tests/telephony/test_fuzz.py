@@ -1,5 +1,5 @@
 """Generated Media Streams messages across live sessions crash nothing, leave memory bounded, and a normal
-call works afterwards (`make fuzz` sends 10,000; this sends 1,000)."""
+call works afterwards (`make fuzz` sends 10,000; this sends 600)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmarks.fuzz_stream import run
 
-# What 1,000 messages may add, at most. Fuzzed sessions are busy calls (noise for Whisper, a reply for
+# What 600 messages may add, at most. Fuzzed sessions are busy calls (noise for Whisper, a reply for
 # every keypress) and the first of them raise the allocator's high-water mark by 50-200 MB; a message that
 # became an allocation (a two-hour timestamp jump added 143 MB) breaks the bound (`make fuzz` shows the
 # plateau over 10,000).
@@ -15,16 +15,18 @@ MAX_MB_GROWTH = 350.0
 
 
 def test_fuzzed_sessions_crash_nothing_and_a_normal_call_works_after(tmp_path: Path) -> None:
-    """1,000 seeded messages (wrong types, missing fields, odd numbers, out-of-order and repeated events,
+    """600 seeded messages (wrong types, missing fields, odd numbers, out-of-order and repeated events,
     unicode, deep nesting, binary frames) over live sessions: no handler exception in the server's log,
-    the server stays up, memory stays within a bound no wire-driven allocation fits in, the second round
-    adds no threads, the tasks come back, and the next normal call gets its answer."""
-    result = run(messages=1000, at_once=2, per_session=250, seed=7, work=tmp_path)
-    assert result.sent >= 1000, result.kinds
+    the server stays up, memory stays within a bound no wire-driven allocation fits in, threads stay
+    within the pools' growth, the tasks come back, and the next normal call gets its answer."""
+    result = run(messages=600, at_once=2, per_session=150, seed=7, work=tmp_path)
+    assert result.sent >= 600, result.kinds
     assert result.crash_lines == [], "\n".join(result.crash_lines[:10])
     assert len(result.kinds) >= 8, result.kinds  # the mix really was mixed
     assert result.normal_call_reply_s > 0.5, "the normal call afterwards got no answer"
     samples = (result.before, result.halfway, result.after)
     assert result.after.rss_mb - result.before.rss_mb < MAX_MB_GROWTH, samples
-    assert result.after.threads <= result.halfway.threads + 1, samples
+    # Worker-thread pools grow on demand up to their size (the default executor's is 6 here); more than
+    # that past the first round would be threads left behind.
+    assert result.after.threads <= max(result.before.threads, result.halfway.threads) + 2, samples
     assert result.after.tasks <= result.before.tasks + 1, samples
