@@ -355,6 +355,7 @@ def report(result: FuzzResult, seed: int) -> list[str]:
     b, h, a = result.before, result.halfway, result.after
     kinds = ", ".join(f"{k} {n}" for k, n in result.kinds.most_common())
     return [
+        SECTION_START,
         f"### Fuzzing the media stream ({dt.date.today().isoformat()}, {machine()})",
         "",
         f"`make fuzz` (seed {seed}): **{result.sent:,} generated messages** over {result.sessions} live "
@@ -372,6 +373,7 @@ def report(result: FuzzResult, seed: int) -> list[str]:
         "(`agent_event_loop_lag_seconds`, the upper edge of its bucket).",
         f"- Sessions: {', '.join(f'{k}: {n}' for k, n in result.server_closed.items())}.",
         f"- Messages by event: {kinds}.",
+        SECTION_END,
     ]
 
 

