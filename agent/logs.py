@@ -24,6 +24,11 @@ def mask_phone(value: str) -> str:
     return "***" + digits[-2:] if digits else value
 
 
+def _mask_numbers(text: str) -> str:
+    """`text` with every phone- or card-like digit run masked as `mask_phone` masks one."""
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Drop secrets, mask phone and card numbers (in number fields and in what was said) and keypad
     digits in a log event (structlog processor)."""
@@ -33,12 +38,12 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
         elif key in _PHONE_KEYS and isinstance(event_dict[key], str):
             event_dict[key] = mask_phone(event_dict[key])
         elif key in _TEXT_KEYS and isinstance(event_dict[key], str):
-            event_dict[key] = _PHONE.sub(lambda m: mask_phone(m.group(0)), event_dict[key])
+            event_dict[key] = _mask_numbers(event_dict[key])
         elif key == "digit":  # keys a caller pressed can spell an account or card number
             event_dict[key] = "•"
     event = event_dict.get("event")
     if isinstance(event, str):
-        event_dict["event"] = _PHONE.sub(lambda m: mask_phone(m.group(0)), event)
+        event_dict["event"] = _mask_numbers(event)
     return event_dict
 
 

@@ -67,17 +67,22 @@ class SoakResult:
         return float(statistics.linear_regression(xs, [s.rss_mb for s in self.samples]).slope)
 
 
+def metrics_text(served: Served) -> str:
+    """The server's /metrics page (it runs with METRICS_TOKEN)."""
+    request = urllib.request.Request(
+        f"{served.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as r:
+        return str(r.read().decode())
+
+
 def sample(served: Served, calls: int) -> Sample:
     """Read the server process's memory, descriptors and threads from /proc, its tasks from /metrics."""
     pid = served.process.pid
     status = Path(f"/proc/{pid}/status").read_text()
     rss = re.search(r"VmRSS:\s+(\d+) kB", status)
     threads = re.search(r"Threads:\s+(\d+)", status)
-    request = urllib.request.Request(
-        f"{served.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as r:
-        tasks = re.search(rb"^agent_asyncio_tasks (\d+)", r.read(), re.M)
+    tasks = re.search(r"^agent_asyncio_tasks (\d+)", metrics_text(served), re.M)
     return Sample(
         calls=calls,
         rss_mb=int(rss.group(1)) / 1024 if rss else 0.0,
@@ -90,11 +95,7 @@ def sample(served: Served, calls: int) -> Sample:
 def loop_lag_p99_ms(served: Served) -> float | None:
     """The server's event-loop lag at the 99th percentile since it started (the upper edge of the
     histogram bucket it falls in, in ms), from /metrics; None before any sample."""
-    request = urllib.request.Request(
-        f"{served.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as r:
-        text = r.read().decode()
+    text = metrics_text(served)
     buckets = [
         (float(le), float(n))
         for le, n in re.findall(r'^agent_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)', text, re.M)

@@ -90,7 +90,6 @@ class CallRecorder(BaseObserver):
         self.on_finished: Callable[[str], object] | None = None  # told the CallSid once all is written
         self.writer = writer
         self.recording = recording if recordings_dir is not None else None
-        self.recordings_dir = recordings_dir
         self._file: RecordingFile | None = None
         self._spilling: asyncio.Future[None] | None = None
         if self.recording is not None and recordings_dir is not None:

@@ -49,14 +49,12 @@ class Writer:
                     async with self._db.sessions.begin() as session:
                         await write(session)
                     break
-                except OperationalError as exc:
-                    if "locked" in str(exc) and attempt < LOCKED_TRIES:  # SQLite, busy past its timeout
+                except Exception as exc:
+                    locked = isinstance(exc, OperationalError) and "locked" in str(exc)  # SQLite, busy
+                    if locked and attempt < LOCKED_TRIES:
                         log.warning("call_log_write_retried", attempt=attempt)
                         await asyncio.sleep(0.5 * attempt)
                         continue
-                    self.failed += 1
-                    log.exception("call_log_write_failed")
-                except Exception:
                     self.failed += 1
                     log.exception("call_log_write_failed")
                     break
