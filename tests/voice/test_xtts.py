@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,14 @@ class TestLoad:
         assert model.speaker_manager is not None and model.speaker_manager.speaker_names == ["Ana Florence"]
         audio = synthesize(model, TEXT, "en", tiny_latents)
         assert len(audio) / SAMPLE_RATE > 1.0
+
+    def test_without_the_voice_extra_the_error_says_what_to_install(
+        self, tiny_xtts_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Where coqui-tts is not installed (a Piper-only install), loading a model says to add the extra."""
+        monkeypatch.setitem(sys.modules, "TTS.tts.models.xtts", None)  # import raises ImportError
+        with pytest.raises(XttsLoadError, match=r"pip install 'phone-agent\[voice\]'"):
+            load_xtts(tiny_xtts_dir, device="cpu")
 
     def test_missing_directory(self, tmp_path: Path) -> None:
         """A directory that does not exist is named in the error."""
