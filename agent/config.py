@@ -54,6 +54,7 @@ class Settings:
     vad_stop_secs: float = 0.2
     echo_margin_db: float = 10.0
     incomplete_turn_secs: float = 1.0
+    understood_turn_secs: float = 0.25  # ...unless the words are a whole request (INCOMPLETE_TURN_SECS: off)
     token_ttl_seconds: float = 60.0
     stream_idle_secs: float = 10.0  # Twilio sends media every 20 ms: a stream silent this long is dropped
     twilio_api_base_url: str = ""

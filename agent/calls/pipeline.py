@@ -95,8 +95,12 @@ def build_call_pipeline(
     vad = CallerVAD(params=caller_vad_params(settings))
     # smart-turn judges each stretch of speech; with the transcript it picks the silence that ends the turn.
     smart_turn = SharedSmartTurn(params=SmartTurnParams(stop_secs=30.0))
-    hangovers = HangoverParams(incomplete_s=settings.incomplete_turn_secs)
-    strategies = UserTurnStrategies(stop=[AdaptiveTurnStop(smart_turn, hangovers)])
+    hangovers = HangoverParams(
+        incomplete_s=settings.incomplete_turn_secs, understood_s=settings.understood_turn_secs
+    )
+    # Words that are a whole request end the turn soon even when smart-turn doubts the voice's prosody.
+    stop = AdaptiveTurnStop(smart_turn, hangovers, understood=receptionist.router.is_complete_request)
+    strategies = UserTurnStrategies(stop=[stop])
     user_agg, assistant_agg = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(

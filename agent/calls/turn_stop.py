@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import structlog
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
@@ -38,11 +39,18 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-cal
     """
 
     def __init__(
-        self, analyzer: BaseSmartTurn, params: HangoverParams | None = None, stt_timeout_s: float = 3.0
+        self,
+        analyzer: BaseSmartTurn,
+        params: HangoverParams | None = None,
+        stt_timeout_s: float = 3.0,
+        understood: Callable[[str], bool] | None = None,
     ) -> None:
-        """Judge turns with `analyzer`; wait per `params`; give up on a transcript after `stt_timeout_s`."""
+        """Judge turns with `analyzer`; wait per `params`; give up on a transcript after `stt_timeout_s`;
+        ask `understood` (blocking, run in a worker thread) whether words smart-turn doubts are a whole
+        request."""
         super().__init__()
         self._analyzer = analyzer
+        self._understood = understood
         self._params = params or HangoverParams()
         self._stt_timeout_s = stt_timeout_s
         self._speaking = False
@@ -132,7 +140,10 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-cal
             log.info("turn_end", reason="no_words")
             await self.trigger_user_turn_stopped()
             return
-        decision = hangover(self._text, bool(self._complete), self._params)
+        understood = False
+        if not self._complete and self._understood is not None:
+            understood = await asyncio.to_thread(self._understood, self._text)
+        decision = hangover(self._text, bool(self._complete), self._params, understood)
         self.decisions.append(decision)
         await asyncio.sleep(max(0.0, self._speech_end + decision.seconds - time.time()))
         self._timer = None

@@ -192,7 +192,8 @@ def governing_settings(settings: Settings) -> dict[str, str]:
     llm = "LLM_BASE_URL, LLM_MODEL" if settings.llm_base_url else "LLM_MODEL_PATH, LLM_MAX_TOKENS"
     return {
         "end_of_turn": f"VAD_STOP_SECS={settings.vad_stop_secs}, "
-        f"INCOMPLETE_TURN_SECS={settings.incomplete_turn_secs}",
+        f"INCOMPLETE_TURN_SECS={settings.incomplete_turn_secs}, "
+        f"UNDERSTOOD_TURN_SECS={settings.understood_turn_secs}",
         "stt": f"WHISPER_MODEL={settings.whisper_model}, WHISPER_THREADS={settings.whisper_threads}",
         "llm": f"{llm}, LLM_THREADS={settings.llm_threads}",
         "tts": f"VOICE_DEFAULT={settings.voice_default}, XTTS_REPLICAS={settings.xtts_replicas}",

@@ -50,6 +50,8 @@ from agent.dialog.staff_lookup import (
 from agent.dialog.understanding import Reading, Sense, Thresholds, Understanding
 
 INFORM = ("hours", "address", "service", "faq")  # answers from the profile that take no action
+# What a whole request can be read as ("I have a question" or a bare "hi" is followed by the request).
+REQUESTS = frozenset({*INFORM, "booking", "transfer", "message", "goodbye", "thanks"})
 MAX_ANSWERS = 2  # a phone caller can't skim: at most this many questions answered in one reply
 
 
@@ -99,6 +101,15 @@ class Router:
     def now(self) -> dt.datetime:
         """The current time in the business's zone (or the injected clock's)."""
         return self.clock() if self.clock else self.business.now()
+
+    def is_complete_request(self, utterance: str) -> bool:
+        """Whether the words are a whole request the receptionist can act on: one sure reading of an intent
+        in REQUESTS, and no message being taken (its names and numbers come in pieces). Blocking: encoder."""
+        if self._draft is not None or self._keep is not None or not utterance.strip():
+            return False
+        reading = self.reader().read(normalise(utterance))
+        best = reading.best
+        return best.intent in REQUESTS and reading.sure(best, self._t.strong, self._t.min_score)
 
     def handle(self, utterance: str) -> Reply:
         """Decide the reply to one caller utterance (blocking: reads it with the sentence encoder)."""

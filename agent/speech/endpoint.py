@@ -29,6 +29,7 @@ class HangoverParams:
 
     complete_s: float = 0.0
     question_s: float = 0.15
+    understood_s: float = 0.25  # smart-turn unsure, but the words are a whole request the agent can act on
     incomplete_s: float = 1.0
     continuing_s: float = 2.0
 
@@ -65,8 +66,11 @@ def is_continuing(text: str) -> str | None:
     return None
 
 
-def hangover(text: str, smart_turn_complete: bool, params: HangoverParams = HangoverParams()) -> Hangover:
-    """Decide the end-of-turn silence: words that go on beat smart-turn; a question or a yes ends fast."""
+def hangover(
+    text: str, smart_turn_complete: bool, params: HangoverParams = HangoverParams(), understood: bool = False
+) -> Hangover:
+    """Decide the end-of-turn silence: words that go on beat smart-turn; a question or a yes ends fast, and
+    so does a whole request (`understood`) that smart-turn, hearing flat or unfamiliar prosody, doubted."""
     if not text.strip():
         return Hangover(params.incomplete_s, "no_words")
     continuing = is_continuing(text)
@@ -79,4 +83,6 @@ def hangover(text: str, smart_turn_complete: bool, params: HangoverParams = Hang
         return Hangover(params.complete_s, "acknowledgement")
     if smart_turn_complete:
         return Hangover(params.complete_s, "smart_turn_complete")
+    if understood:
+        return Hangover(min(params.understood_s, params.incomplete_s), "understood_request")
     return Hangover(params.incomplete_s, "smart_turn_incomplete")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
@@ -40,15 +41,36 @@ def speech(seconds: float = 0.6) -> list[Frame]:
     return frames
 
 
+def spoken(text: str) -> list[Frame]:
+    """`text` said by the stock Piper voice (at 16 kHz) between VAD edges, in 20 ms frames."""
+    from piper import SynthesisConfig
+
+    from agent.telephony.codec import StreamResampler
+    from agent.voice.piper import load_piper, synthesize_pcm
+
+    voice = load_piper("embedded")
+    pcm = b"".join(synthesize_pcm(voice, text, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)))
+    resampler = StreamResampler(voice.config.sample_rate, 16000)
+    audio = resampler.process(pcm) + resampler.flush()
+    frames: list[Frame] = [VADUserStartedSpeakingFrame(start_secs=0.2, timestamp=time.time())]
+    for i in range(0, len(audio), 640):
+        frames.append(InputAudioRawFrame(audio=audio[i : i + 640], sample_rate=16000, num_channels=1))
+        frames.append(SleepFrame(sleep=0.02))
+    frames.append(VADUserStoppedSpeakingFrame(stop_secs=STOP_S, timestamp=time.time()))
+    return frames
+
+
 def transcript(text: str) -> list[Frame]:
     """What the STT sends once the latest stretch settles: its final transcript, or that it had no words."""
     return [TranscriptionFrame(text, "caller", "2026-11-27T00:00:00Z") if text else NoWordsFrame()]
 
 
-async def turns(frames: list[Frame], stt_timeout_s: float = 3.0) -> tuple[list[str], list[dict[str, object]]]:
+async def turns(
+    frames: list[Frame], stt_timeout_s: float = 3.0, understood: Callable[[str], bool] | None = None
+) -> tuple[list[str], list[dict[str, object]]]:
     """Run the frames through a user aggregator ending turns with AdaptiveTurnStop: user texts sent, logs."""
     context = LLMContext()
-    stop = AdaptiveTurnStop(LocalSmartTurnAnalyzerV3(), stt_timeout_s=stt_timeout_s)
+    stop = AdaptiveTurnStop(LocalSmartTurnAnalyzerV3(), stt_timeout_s=stt_timeout_s, understood=understood)
     user, _ = LLMContextAggregatorPair(
         context, user_params=LLMUserAggregatorParams(user_turn_strategies=UserTurnStrategies(stop=[stop]))
     )
@@ -87,3 +109,24 @@ async def test_a_transcript_later_than_the_timeout_opens_a_turn_that_ends_on_its
     assert ends and ends[0]["reason"] == "no_words", ends
     assert said and said[-1] == "Yes.", said
     assert len(ends) == 2 and time.monotonic() - started < 4.5, ends
+
+
+async def test_words_that_are_a_whole_request_end_a_doubted_turn_soon() -> None:
+    """When smart-turn doubts the voice (here speech that trails off on "and") but the words are a whole
+    request, the turn ends after the short understood-request silence (0.25 s); otherwise after the full
+    incomplete-turn one (1 s)."""
+    asked: list[str] = []
+
+    def understood(text: str) -> bool:
+        asked.append(text)
+        return text.startswith("I'd like")
+
+    for said_text, reason, ms in [
+        ("I'd like to book a cleaning.", "understood_request", 250),
+        ("My tooth hurts.", "smart_turn_incomplete", 1000),
+    ]:
+        frames = [*spoken("I'd like to book a cleaning and"), *transcript(said_text), SleepFrame(sleep=1.3)]
+        said, ends = await turns(frames, understood=understood)
+        assert [(e["reason"], e["hangover_ms"]) for e in ends] == [(reason, ms)], ends
+        assert said == [said_text]
+    assert asked == ["I'd like to book a cleaning.", "My tooth hurts."]

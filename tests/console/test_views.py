@@ -96,7 +96,10 @@ class TestWaterfall:
         """End of turn is labelled with the VAD stop time and the incomplete-turn wait, with their values."""
         bar = views.waterfall(reply(1, 200, 100, 100, 100, 10), STAGES)
         assert bar is not None
-        assert bar.segments[0].setting == "VAD_STOP_SECS=0.3, INCOMPLETE_TURN_SECS=1.5"
+        assert (
+            bar.segments[0].setting
+            == "VAD_STOP_SECS=0.3, INCOMPLETE_TURN_SECS=1.5, UNDERSTOOD_TURN_SECS=0.25"
+        )
         assert "WHISPER_MODEL" not in bar.segments[0].setting  # STT within end of turn adds no segment
         assert [s.stage for s in bar.segments] == ["end_of_turn", "llm", "tts", "transport"]
 

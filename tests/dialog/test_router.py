@@ -233,3 +233,27 @@ def test_text_evaluation_scores_at_least_ninety_percent(business: Business) -> N
     assert len(cases) >= 40
     passed = [cid for cid, problems in results.items() if not problems]
     assert len(passed) / len(cases) >= 0.9, {k: v for k, v in results.items() if v}
+
+
+class TestCompleteRequest:
+    def test_whole_requests_are_read_as_complete(self, business: Business) -> None:
+        """Requests the receptionist can act on as they stand are complete, however they were phrased."""
+        router = Router(business)
+        for said in (
+            "I'd like to book a cleaning.",
+            "What are your hours on Saturday.",
+            "Where is your office.",
+            "Can I talk to Dr. Lee.",
+            "I'd like to leave a message for Dr. Lee.",
+        ):
+            assert router.is_complete_request(said), said
+
+    def test_openers_small_talk_and_message_details_are_not(self, business: Business) -> None:
+        """A greeting, 'I have a question', chat and the pieces of a message being taken wait for more."""
+        router = Router(business)
+        for said in ("Hi.", "I have a question.", "I just moved to the area.", ""):
+            assert not router.is_complete_request(said), said
+        router.handle("I'd like to leave a message for Dr. Lee")
+        assert not router.is_complete_request(
+            "What are your hours on Saturday."
+        )  # a name or number may follow

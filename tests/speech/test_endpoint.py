@@ -17,6 +17,16 @@ class TestHangover:
         decision = hangover("I'd like to book a cleaning.", True, P)
         assert decision.seconds == 0.0 and decision.reason == "smart_turn_complete"
 
+    def test_a_whole_request_smart_turn_doubted_ends_after_a_short_silence(self) -> None:
+        """Words read as a whole request cut the doubted turn's wait to the understood-request silence;
+        words that clearly go on still wait, understood or not."""
+        decision = hangover("I'd like to book a cleaning.", False, P, understood=True)
+        assert (decision.seconds, decision.reason) == (P.understood_s, "understood_request")
+        assert hangover("I'd like to book a cleaning and", False, P, understood=True).seconds == 2.0
+        assert hangover("I'd like to book a cleaning.", True, P, understood=True).seconds == 0.0
+        short = HangoverParams(incomplete_s=0.1)
+        assert hangover("I'd like to book a cleaning.", False, short, understood=True).seconds == 0.1
+
     def test_smart_turn_incomplete_waits_the_incomplete_hangover(self) -> None:
         """A statement smart-turn judged unfinished waits the configured incomplete silence."""
         assert hangover("I'd like to book a cleaning", False, P).seconds == 1.0
