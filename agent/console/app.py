@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import jinja2
@@ -17,7 +18,12 @@ from agent.metrics import METRICS_PATH
 from agent.records.db import Database
 
 if TYPE_CHECKING:
-    from agent.server import AppState
+    from agent.calls.messages import MessageStore
+    from agent.calls.session import CallSession
+    from agent.config import Settings
+    from agent.dialog.business import Directory
+    from agent.models import Models
+    from agent.records.calllog import CallLog
 
 PREFIX = "/console"
 LOGIN_PATH = f"{PREFIX}/login"
@@ -26,11 +32,40 @@ LOGIN_COOKIE = "console_login_csrf"
 LOGIN = web.RequestKey("console_login", Login)
 
 
+class ServerState(Protocol):
+    """What the console reads of the server (and nothing else of it): settings, businesses, the loaded
+    models, messages, the call log and the live calls."""
+
+    @property
+    def settings(self) -> Settings:
+        """The server's settings."""
+
+    @property
+    def directory(self) -> Directory:
+        """The businesses it answers for."""
+
+    @property
+    def models(self) -> Models | None:
+        """The loaded models (None while loading)."""
+
+    @property
+    def messages(self) -> MessageStore:
+        """Messages taken for staff."""
+
+    @property
+    def calllog(self) -> CallLog:
+        """The call log."""
+
+    @property
+    def calls(self) -> Mapping[str, CallSession]:
+        """This process's live calls."""
+
+
 @dataclass
 class Console:
     """What the console's handlers share: the server's state, its database, templates, the login limiter."""
 
-    state: AppState
+    state: ServerState
     templates: jinja2.Environment
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
 
@@ -137,7 +172,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-def mount_console(app: web.Application, state: AppState) -> None:
+def mount_console(app: web.Application, state: ServerState) -> None:
     """Add the console's routes and its login guard to the server's app."""
     from agent.console import calls, pages, voices
 
