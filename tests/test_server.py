@@ -552,8 +552,11 @@ class TestWholeCall:
         """The agent's voice returning 15 dB down (no echo cancelling) is not taken for the caller.
 
         The same call with the echo gate off self-interrupts, which shows the echo is strong enough to.
+        As in the barge-in-over-echo test below, a simulated phone whose clock ran later than
+        MAX_PHONE_LAG_S (its event loop stalled by a loaded machine) sends its echo late against our marks,
+        which no phone does; there one clear is allowed (a fresh-clone CI run met it once).
         """
-        clears = {}
+        clears, late = {}, {}
         for margin in (10.0, 0.0):
             cfg = replace(settings, echo_margin_db=margin)
             srv = TestServer(create_app(cfg, models), host=cfg.host, port=cfg.port)
@@ -564,10 +567,11 @@ class TestWholeCall:
                 )
             finally:
                 await srv.close()
-            clears[margin] = result.clears
+            clears[margin], late[margin] = result.clears, result.player_late_s
             if margin:
                 assert rms(bytes(result.turns[0].reply_ulaw)) > 300
-        assert clears[10.0] == 0 and clears[0.0] >= 1, clears
+        allowed = 0 if late[10.0] < MAX_PHONE_LAG_S else 1
+        assert clears[10.0] <= allowed and clears[0.0] >= 1, (clears, late)
 
     async def test_caller_barging_in_over_echo_still_interrupts(
         self, server: TestServer, settings: Settings, speech_dir: Path
