@@ -140,10 +140,11 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):  # type: ignore[no-untyped-cal
             log.info("turn_end", reason="no_words")
             await self.trigger_user_turn_stopped()
             return
-        understood = False
-        if not self._complete and self._understood is not None:
-            understood = await asyncio.to_thread(self._understood, self._text)
-        decision = hangover(self._text, bool(self._complete), self._params, understood)
+        decision = hangover(self._text, bool(self._complete), self._params)
+        # Only a turn that would wait out the incomplete hangover asks whether its words are a whole request.
+        ask = self._understood if decision.reason == "smart_turn_incomplete" else None
+        if ask is not None and await asyncio.to_thread(ask, self._text):
+            decision = hangover(self._text, False, self._params, understood=True)
         self.decisions.append(decision)
         await asyncio.sleep(max(0.0, self._speech_end + decision.seconds - time.time()))
         self._timer = None
