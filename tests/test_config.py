@@ -33,6 +33,36 @@ class TestLoadSettings:
         with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
             load_settings({"PUBLIC_BASE_URL": "example.com", "TWILIO_AUTH_TOKEN": "t"})
 
+    def test_a_value_outside_what_a_setting_takes_names_the_variable_and_what_it_takes(self) -> None:
+        """Choices, ranges and URL schemes are checked at start, from the environment and the TOML file."""
+        cases = {
+            "LOG_LEVEL": ("verbose", "not one of debug, info, warning, error, critical"),
+            "WHISPER_COMPUTE_TYPE": ("int4", "not one of default, auto, int8,"),
+            "PORT": ("70000", "out of range; it takes from 1 to 65535"),
+            "MAX_CALLS": ("0", "out of range; it takes 1 or more"),
+            "LLM_TEMPERATURE": ("2.5", "from 0 to 2"),
+            "LLM_BASE_URL": ("localhost:8000/v1", "must start with http:// or https://"),
+        }
+        for name, (value, message) in cases.items():
+            with pytest.raises(ConfigError) as caught:
+                load_settings({name: value, "TWILIO_AUTH_TOKEN": "t"})
+            assert str(caught.value).startswith(f"{name}: ") and message in str(caught.value), caught.value
+        assert load_settings({"LOG_LEVEL": "debug", "PORT": "65535", "TWILIO_AUTH_TOKEN": "t"}).port == 65535
+
+    def test_toml_values_are_checked_as_the_environment_is(self, tmp_path: Path) -> None:
+        """A TOML file's out-of-range number is the same error as the variable's."""
+        toml = tmp_path / "agent.toml"
+        toml.write_text("xtts_replicas = 0\n")
+        with pytest.raises(ConfigError, match="XTTS_REPLICAS: 0 is out of range; it takes 1 or more"):
+            load_settings({"AGENT_CONFIG": str(toml), "TWILIO_AUTH_TOKEN": "t"})
+
+    def test_a_secret_setting_with_a_bad_value_is_not_echoed_in_the_error(self) -> None:
+        """DATABASE_URL holds a password: the error says what it must start with, not what it was."""
+        with pytest.raises(ConfigError) as caught:
+            load_settings({"DATABASE_URL": "mysql://app:hunter2@db/calls", "TWILIO_AUTH_TOKEN": "t"})
+        assert "DATABASE_URL" in str(caught.value) and "sqlite or postgres" in str(caught.value)
+        assert "hunter2" not in str(caught.value)
+
     def test_an_empty_variable_means_empty_not_the_default(self, tmp_path: Path) -> None:
         """WHISPER_DETAIL_MODEL= turns the detail model off (its default is embedded-base), even over the
         TOML file; an empty number is an error naming the variable."""
