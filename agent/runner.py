@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 from aiohttp import web
@@ -29,8 +32,26 @@ async def drain(app: web.Application, deadline_s: float, stop_now: asyncio.Event
     return len(state.calls)
 
 
+def start_worker_threads(loop: asyncio.AbstractEventLoop, workers: int | None = None) -> ThreadPoolExecutor:
+    """Give `loop` a default executor (asyncio.to_thread's) with all its threads started now.
+
+    asyncio's own starts a thread whenever work arrives and none is idle, so a busy moment adds threads
+    that stay; started up front, the process's thread count is the same from the first call to the last,
+    and a thread count that grows means something else left threads behind.
+    """
+    workers = workers or min(32, (os.cpu_count() or 1) + 4)  # asyncio's default size
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asyncio")
+    everyone = threading.Barrier(workers)
+    started = [pool.submit(everyone.wait, 10) for _ in range(workers)]  # none idle: each submit adds one
+    for future in started:
+        future.result()
+    loop.set_default_executor(pool)
+    return pool
+
+
 async def run(app: web.Application, settings: Settings) -> None:
     """Serve `app` until SIGTERM or SIGINT; a second signal ends the drain at once."""
+    start_worker_threads(asyncio.get_running_loop())
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)

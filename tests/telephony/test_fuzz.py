@@ -26,7 +26,8 @@ def test_fuzzed_sessions_crash_nothing_and_a_normal_call_works_after(tmp_path: P
     assert result.normal_call_reply_s > 0.5, "the normal call afterwards got no answer"
     samples = (result.before, result.halfway, result.after)
     assert result.after.rss_mb - result.before.rss_mb < MAX_MB_GROWTH, samples
-    # Worker-thread pools grow on demand up to their size (the default executor's is 6 here); more than
-    # that past the first round would be threads left behind.
+    # The server starts its worker threads up front (agent.runner.start_worker_threads): a fuzzed run on a
+    # loaded machine once grew asyncio's on-demand pool 17 -> 21 threads. Past the first round, more than
+    # two more would be threads left behind.
     assert result.after.threads <= max(result.before.threads, result.halfway.threads) + 2, samples
     assert result.after.tasks <= result.before.tasks + 1, samples
