@@ -1,12 +1,12 @@
-"""Play Twilio's part of a call against a running server: sign, stream caller audio, play replies."""
+"""Play Twilio's part of a call against a running server: sign, stream caller audio, play replies.
+
+Every message goes through the protocol events the server parses (agent.telephony.events), both ways."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
-import json
 import secrets
 import time
 import wave
@@ -21,6 +21,19 @@ import aiohttp
 import numpy as np
 
 from agent.telephony.codec import StreamResampler, ulaw_decode, ulaw_encode
+from agent.telephony.events import (
+    Connected,
+    Event,
+    Mark,
+    Media,
+    Play,
+    PlayMark,
+    ProtocolError,
+    Start,
+    Stop,
+    parse_outbound,
+    twilio_message,
+)  # fmt: skip
 from agent.telephony.security import MEDIA_PATH, VOICE_PATH, public_url, sign
 
 FRAME_MS = 20
@@ -162,12 +175,12 @@ class _Phone:
         self.on_media: Any = None
         self.closed = asyncio.Event()
 
-    def next_seq(self) -> str:
+    def next_seq(self) -> int:
         self.seq += 1
-        return str(self.seq)
+        return self.seq
 
-    async def send(self, msg: dict[str, Any]) -> None:
-        await self.ws.send_str(json.dumps(msg))
+    async def send(self, event: Event) -> None:
+        await self.ws.send_str(twilio_message(event))
 
     async def sender(self) -> None:
         """Send one 20 ms inbound frame on a real-time schedule, caller audio or silence."""
@@ -182,17 +195,7 @@ class _Phone:
             if self.echo_gain is not None and len(self.echo_line) == ECHO_DELAY_FRAMES:
                 frame = mix_ulaw(frame, self.echo_line[0], self.echo_gain)
             await self.send(
-                {
-                    "event": "media",
-                    "sequenceNumber": self.next_seq(),
-                    "streamSid": self.stream_sid,
-                    "media": {
-                        "track": "inbound",
-                        "chunk": str(chunk),
-                        "timestamp": str((chunk - 1) * FRAME_MS),
-                        "payload": base64.b64encode(frame).decode(),
-                    },
-                }
+                Media(self.next_seq(), self.stream_sid, "inbound", chunk, (chunk - 1) * FRAME_MS, frame)
             )
             if frame is not SILENCE and frame_is_voiced(frame):
                 self.sent_voiced_at = time.monotonic()
@@ -224,26 +227,23 @@ class _Phone:
 
     async def _echo(self, name: str) -> None:
         self.marks_echoed += 1
-        await self.send(
-            {
-                "event": "mark",
-                "sequenceNumber": self.next_seq(),
-                "streamSid": self.stream_sid,
-                "mark": {"name": name},
-            }
-        )
+        await self.send(Mark(self.next_seq(), self.stream_sid, name))
 
     async def receiver(self) -> None:
         """Take the server's media, mark and clear messages as Twilio does."""
         async for msg in self.ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
-            data = json.loads(msg.data)
-            kind = data.get("event")
-            if data.get("streamSid") != self.stream_sid:
-                raise SimulationError(f"server sent a message with the wrong streamSid: {data}")
-            if kind == "media":
-                payload = base64.b64decode(data["media"]["payload"])
+            try:
+                sent = parse_outbound(msg.data)
+            except ProtocolError as exc:  # Twilio closes the stream on a message it can't read (31924)
+                raise SimulationError(
+                    f"server sent a message Twilio rejects: {exc}: {msg.data[:200]}"
+                ) from exc
+            if sent.stream_sid != self.stream_sid:
+                raise SimulationError(f"server sent a message with the wrong streamSid: {sent}")
+            if isinstance(sent, Play):
+                payload = sent.payload
                 self.buffer += payload
                 self.received += len(payload)
                 self.last_media_at = time.monotonic()
@@ -255,10 +255,10 @@ class _Phone:
                     self.turn.resumed_at = self.last_media_at
                 if self.on_media:
                     self.on_media(payload)
-            elif kind == "mark":
-                self.pending_marks.append((data["mark"]["name"], self.received))
+            elif isinstance(sent, PlayMark):
+                self.pending_marks.append((sent.name, self.received))
                 await self._echo_played_marks()
-            elif kind == "clear":
+            else:  # Clear
                 self.clears += 1
                 turn = self.turn
                 if turn is not None and turn.first_voiced_sent_at is not None and turn.cleared_at is None:
@@ -269,8 +269,6 @@ class _Phone:
                 for name, _ in self.pending_marks:
                     await self._echo(name)
                 self.pending_marks.clear()
-            else:
-                raise SimulationError(f"server sent an event Twilio rejects (31924): {kind}")
         self.closed.set()
 
     def idle_for(self) -> float:
@@ -376,22 +374,13 @@ async def place_call(
         ) as ws:
             stream_sid = "MZ" + secrets.token_hex(16)
             phone = _Phone(ws, stream_sid, echo_db)
-            await phone.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+            await phone.send(Connected("Call", "1.0.0"))
             await phone.send(
-                {
-                    "event": "start",
-                    "sequenceNumber": phone.next_seq(),
-                    "streamSid": stream_sid,
-                    "start": {
-                        "accountSid": account_sid,
-                        "streamSid": stream_sid,
-                        "callSid": call_sid,
-                        "tracks": ["inbound"],
-                        "customParameters": invite.custom,
-                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                    },
-                }
-            )
+                Start(
+                    phone.next_seq(), stream_sid, call_sid, account_sid, ("inbound",),
+                    "audio/x-mulaw", 8000, 1, dict(invite.custom),
+                )
+            )  # fmt: skip
             tasks = [asyncio.create_task(c) for c in (phone.sender(), phone.player(), phone.receiver())]
             greeting = bytearray()
             phone.on_media = greeting.extend
@@ -430,14 +419,7 @@ async def place_call(
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(phone.closed.wait(), hold_s)
                 if not phone.closed.is_set():
-                    await phone.send(
-                        {
-                            "event": "stop",
-                            "sequenceNumber": phone.next_seq(),
-                            "streamSid": stream_sid,
-                            "stop": {"accountSid": account_sid, "callSid": call_sid},
-                        }
-                    )
+                    await phone.send(Stop(phone.next_seq(), stream_sid, call_sid))
             finally:
                 phone.closed.set()
                 for task in tasks:

@@ -26,6 +26,7 @@ from agent.models import Models
 from agent.server import STATE, create_app
 from agent.simulate import place_call, ulaw_to_pcm16k
 from agent.speech.whisper import transcribe
+from agent.telephony import events
 from agent.telephony.codec import ulaw_decode
 from agent.telephony.security import sign
 from tests.conftest import AUTH_TOKEN, conversation
@@ -81,85 +82,52 @@ class Stream:
         self.seq = 0
 
     async def send(self, msg: dict[str, Any]) -> None:
+        """Send a raw message (malformed ones included)."""
         await self.ws.send_str(json.dumps(msg))
 
-    async def start(self, token: str | None = None) -> None:
-        await self.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+    async def send_event(self, event: events.Event) -> None:
+        """Send an event as Twilio formats it."""
+        await self.ws.send_str(events.twilio_message(event))
+
+    def next_seq(self) -> int:
         self.seq += 1
-        await self.send(
-            {
-                "event": "start",
-                "sequenceNumber": str(self.seq),
-                "streamSid": self.stream_sid,
-                "start": {
-                    "accountSid": ACCOUNT,
-                    "streamSid": self.stream_sid,
-                    "callSid": self.call_sid,
-                    "tracks": ["inbound"],
-                    "customParameters": {"token": token or self.token},
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                },
-            }
-        )
+        return self.seq
+
+    async def start(self, token: str | None = None) -> None:
+        await self.send_event(events.Connected("Call", "1.0.0"))
+        params = {"token": token or self.token}
+        await self.send_event(
+            events.Start(
+                self.next_seq(), self.stream_sid, self.call_sid, ACCOUNT, ("inbound",),
+                "audio/x-mulaw", 8000, 1, params,
+            )
+        )  # fmt: skip
 
     async def dtmf(self, digit: str) -> None:
         """Press a key on the caller's phone."""
-        self.seq += 1
-        await self.send(
-            {
-                "event": "dtmf",
-                "streamSid": self.stream_sid,
-                "sequenceNumber": str(self.seq),
-                "dtmf": {"track": "inbound_track", "digit": digit},
-            }
-        )
+        await self.send_event(events.Dtmf(self.next_seq(), self.stream_sid, digit))
 
     async def mark(self, name: str) -> None:
         """Return a mark the server sent, as Twilio does once the audio before it has played."""
-        self.seq += 1
-        await self.send(
-            {
-                "event": "mark",
-                "streamSid": self.stream_sid,
-                "sequenceNumber": str(self.seq),
-                "mark": {"name": name},
-            }
-        )
+        await self.send_event(events.Mark(self.next_seq(), self.stream_sid, name))
 
     async def play_until(self, done: Callable[[], bool], timeout: float = 30.0) -> None:
         """Play what the server sends, returning each of its marks, until `done()`."""
         async with asyncio.timeout(timeout):
             while not done():
                 msg = await self.ws.receive()
-                if msg.type == aiohttp.WSMsgType.TEXT and '"mark"' in msg.data:
-                    await self.mark(msg.json()["mark"]["name"])
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    sent = events.parse_outbound(msg.data)
+                    if isinstance(sent, events.PlayMark):
+                        await self.mark(sent.name)
 
     async def media(self, payload: bytes = b"\xff" * 160, stream_sid: str | None = None) -> None:
-        self.seq += 1
-        await self.send(
-            {
-                "event": "media",
-                "sequenceNumber": str(self.seq),
-                "streamSid": stream_sid or self.stream_sid,
-                "media": {
-                    "track": "inbound",
-                    "chunk": str(self.seq),
-                    "timestamp": str(self.seq * 20),
-                    "payload": base64.b64encode(payload).decode(),
-                },
-            }
-        )
+        seq = self.next_seq()
+        sid = stream_sid or self.stream_sid
+        await self.send_event(events.Media(seq, sid, "inbound", seq, seq * 20, payload))
 
     async def stop(self) -> None:
-        self.seq += 1
-        await self.send(
-            {
-                "event": "stop",
-                "sequenceNumber": str(self.seq),
-                "streamSid": self.stream_sid,
-                "stop": {"accountSid": ACCOUNT, "callSid": self.call_sid},
-            }
-        )
+        await self.send_event(events.Stop(self.next_seq(), self.stream_sid, self.call_sid))
 
     async def next_event(self, kind: str, timeout: float = 15.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout):

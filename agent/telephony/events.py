@@ -1,4 +1,4 @@
-"""Typed Twilio Media Streams messages: parse what Twilio sends, format what we send (pure)."""
+"""Typed Twilio Media Streams messages both ways (what Twilio sends, what we send): parse and format."""
 
 from __future__ import annotations
 
@@ -215,3 +215,93 @@ def mark_message(stream_sid: str, name: str) -> str:
 def clear_message(stream_sid: str) -> str:
     """Format an outbound `clear` message: Twilio drops its buffer and returns pending marks."""
     return json.dumps({"event": "clear", "streamSid": stream_sid})
+
+
+@dataclass(frozen=True)
+class Play:
+    """Audio we sent for the phone to play: raw μ-law 8 kHz bytes."""
+
+    stream_sid: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class PlayMark:
+    """A mark we sent after some audio: the phone returns it once that audio has played."""
+
+    stream_sid: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Clear:
+    """We asked the phone to drop the audio it has not played yet (a barge-in)."""
+
+    stream_sid: str
+
+
+Outbound = Play | PlayMark | Clear
+
+
+def twilio_message(event: Event) -> str:
+    """Format an event as Twilio sends it, the inverse of `parse` (for simulated phones and tests)."""
+    seq = {"sequenceNumber": str(getattr(event, "sequence_number", ""))}
+    match event:
+        case Connected():
+            return json.dumps({"event": "connected", "protocol": event.protocol, "version": event.version})
+        case Start():
+            return json.dumps({
+                "event": "start", **seq, "streamSid": event.stream_sid,
+                "start": {
+                    "accountSid": event.account_sid, "streamSid": event.stream_sid, "callSid": event.call_sid,
+                    "tracks": list(event.tracks), "customParameters": event.custom_parameters,
+                    "mediaFormat": {
+                        "encoding": event.encoding, "sampleRate": event.sample_rate,
+                        "channels": event.channels,
+                    },
+                },
+            })  # fmt: skip
+        case Media():
+            return json.dumps({
+                "event": "media", **seq, "streamSid": event.stream_sid,
+                "media": {
+                    "track": event.track, "chunk": str(event.chunk), "timestamp": str(event.timestamp_ms),
+                    "payload": base64.b64encode(event.payload).decode("ascii"),
+                },
+            })  # fmt: skip
+        case Dtmf():
+            return json.dumps({
+                "event": "dtmf", **seq, "streamSid": event.stream_sid,
+                "dtmf": {"track": "inbound_track", "digit": event.digit},
+            })  # fmt: skip
+        case Mark():
+            return json.dumps(
+                {"event": "mark", **seq, "streamSid": event.stream_sid, "mark": {"name": event.name}}
+            )
+        case Stop():
+            return json.dumps({
+                "event": "stop", **seq, "streamSid": event.stream_sid, "stop": {"callSid": event.call_sid},
+            })  # fmt: skip
+
+
+def parse_outbound(text: str | bytes) -> Outbound:
+    """Parse one message we send (media, mark or clear) as the phone's side reads it; ProtocolError if not."""
+    if isinstance(text, bytes):
+        raise ProtocolError("binary frames are not part of the protocol")
+    try:
+        msg = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"malformed JSON: {exc.msg}") from exc
+    if not isinstance(msg, dict):
+        raise ProtocolError("message must be a JSON object")
+    stream_sid, event = _sid(msg, "streamSid", "MZ"), msg.get("event")
+    if event == "media":
+        try:
+            return Play(stream_sid, base64.b64decode(_str(_obj(msg, "media"), "payload"), validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise ProtocolError("media payload is not base64") from exc
+    if event == "mark":
+        return PlayMark(stream_sid, _str(_obj(msg, "mark"), "name"))
+    if event == "clear":
+        return Clear(stream_sid)
+    raise ProtocolError(f"unknown outbound event {event!r}")

@@ -173,3 +173,40 @@ class TestFormat:
             "mark": {"name": "m1"},
         }
         assert json.loads(events.clear_message(SID)) == {"event": "clear", "streamSid": SID}
+
+
+class TestBothWays:
+    """The simulated phone formats what Twilio sends and reads what we send with the same events."""
+
+    EVENTS: tuple[events.Event, ...] = (
+        events.Connected("Call", "1.0.0"),
+        events.Start(1, SID, CALL, "AC" + "0" * 32, ("inbound",), "audio/x-mulaw", 8000, 1, {"token": "t"}),
+        events.Media(2, SID, "inbound", 1, 0, b"\xff\x00" * 80),
+        events.Dtmf(3, SID, "#"),
+        events.Mark(4, SID, "utt-1"),
+        events.Stop(5, SID, CALL),
+    )
+
+    def test_every_event_twilio_sends_parses_back_to_itself(self) -> None:
+        """parse(twilio_message(event)) == event for each kind of message."""
+        for event in self.EVENTS:
+            assert events.parse(events.twilio_message(event)) == event
+
+    def test_twilio_message_matches_twilios_wire_format(self) -> None:
+        """Sequence numbers, chunk and timestamp are strings and the start block repeats the stream sid,
+        as in Twilio's documented messages (and start_msg above)."""
+        start = json.loads(events.twilio_message(self.EVENTS[1]))
+        assert start == {**json.loads(start_msg(token="t"))}
+        media = json.loads(events.twilio_message(self.EVENTS[2]))["media"]
+        assert (media["chunk"], media["timestamp"], media["track"]) == ("1", "0", "inbound")
+
+    def test_what_we_send_is_read_as_the_phone_reads_it(self) -> None:
+        """media, mark and clear parse to Play, PlayMark and Clear; anything else is a ProtocolError."""
+        audio = bytes(range(160))
+        assert events.parse_outbound(events.media_message(SID, audio)) == events.Play(SID, audio)
+        assert events.parse_outbound(events.mark_message(SID, "m")) == events.PlayMark(SID, "m")
+        assert events.parse_outbound(events.clear_message(SID)) == events.Clear(SID)
+        dance = json.dumps({"event": "dance", "streamSid": SID})
+        for bad in (dance, '{"event": "clear"}', "[]", b"\x00"):
+            with pytest.raises(events.ProtocolError):
+                events.parse_outbound(bad)
