@@ -8,11 +8,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x70686F6E65  # the advisory lock key schema upgrades take ('phone' in ASCII)
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -39,8 +40,14 @@ class Database:
         return self.engine.dialect.name
 
     async def upgrade(self) -> None:
-        """Run Alembic's `upgrade head` over the async engine (migrations run in its worker context)."""
+        """Run Alembic's `upgrade head` over the async engine (migrations run in its worker context).
+
+        On PostgreSQL the upgrade holds an advisory lock to the end of its transaction: pods starting
+        together migrate one at a time, and those after the first find the schema at head.
+        """
         async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await conn.run_sync(_upgrade)
 
     async def dispose(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -79,6 +81,19 @@ class TestUpgrade:
             count = (await conn.execute(text("select count(*) from calls"))).scalar_one()
         await second.dispose()
         assert count == 1
+
+    @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+    async def test_pods_starting_together_migrate_one_at_a_time(self, db_url: str) -> None:
+        """Four servers upgrading one empty PostgreSQL database at once all start, the schema at head
+        (each holds an advisory lock while it migrates; without it they race to create the same tables)."""
+        databases = [open_database(db_url) for _ in range(4)]
+        try:
+            await asyncio.gather(*(d.upgrade() for d in databases))
+            async with databases[0].engine.connect() as conn:
+                versions = (await conn.execute(text("select version_num from alembic_version"))).all()
+        finally:
+            await asyncio.gather(*(d.dispose() for d in databases))
+        assert len(versions) == 1, versions
 
 
 class TestUrls:
