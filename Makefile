@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 LLAMA_WHEELS := $(HOME)/.cache/phone-agent/llama-cpp-python-0.3.36-avx2
 
-.PHONY: setup lock espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz clean
+.PHONY: setup lock espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz image clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -115,6 +115,12 @@ eval: setup espeak-ng
 	$(BIN)/python -m benchmarks.understanding_eval --split both --out BENCHMARKS.md
 	$(BIN)/python -m benchmarks.understanding_audio --split test --limit 6 --out BENCHMARKS.md
 	$(BIN)/python -m benchmarks.receptionist_eval --mode both --out BENCHMARKS.md
+
+# The CPU image built here without a registry (deploy/build-local.sh: a Debian base from mmdebstrap, podman),
+# run, and called from this machine through its published port; figures to BENCHMARKS.md. Piper-only by
+# default (EXTRAS=voice adds cloned voices where PyTorch's CPU index can be reached).
+image: setup espeak-ng
+	$(BIN)/python -m benchmarks.container --build --extras "$(EXTRAS)" --out BENCHMARKS.md
 
 # Memory over a working day: 200 whole calls, one at a time and three at once, against one `agent serve`.
 soak: setup
