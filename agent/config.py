@@ -101,7 +101,9 @@ class Settings:
         default="", repr=False, metadata={"schemes": ("sqlite", "postgres")}
     )
     database_password: str = field(default="", repr=False)  # for a DATABASE_URL without one
-    recordings_dir: str = ""  # empty: data_dir/recordings
+    recordings_dir: str = ""  # empty: data_dir/recordings (with STORAGE_URL: where live calls spool)
+    storage_url: str = _url("", "s3://")  # empty: recordings stay in recordings_dir; s3://bucket/prefix
+    s3_endpoint_url: str = _url()  # an S3-compatible server other than AWS (MinIO, Ceph, R2)
     retention_days: int = _within(90, 0)  # 0 keeps calls forever
     post_call_webhook_url: str = _url()
     post_call_webhook_secret: str = field(default="", repr=False)

@@ -178,7 +178,7 @@ def report(
     """The run as a BENCHMARKS.md section."""
     turn = run.call.turns[0]
     latency = "no reply" if turn.latency_s is None else f"{turn.latency_s * 1000:.0f} ms"
-    kind = extras or "piper"
+    kind = extras.replace(",", "-") or "piper"
     links = os.environ.get("FIND_LINKS", "")
     wheels = f" (wheels from {links}, FIND_LINKS)" if links and torch != "no torch" else ""
     lines = [
@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument("--image", help=f"the image to run (default {TAG}, with -EXTRAS when given)")
     parser.add_argument("--out", type=Path, help="write the section into this file (BENCHMARKS.md)")
     args = parser.parse_args()
-    image = args.image or TAG + (f"-{args.extras}" if args.extras else "")
+    image = args.image or TAG + ("-" + args.extras.replace(",", "-") if args.extras else "")
     built = build(args.extras) if args.build else None
     size_mb = int(podman("image", "inspect", "--format", "{{.Size}}", image)) / 1e6
     with tempfile.TemporaryDirectory(prefix="container-") as work:
@@ -223,7 +223,7 @@ def main() -> None:
     if run.call.turns[0].first_reply_at is None or run.exit_code != 0:
         raise SystemExit("the container did not answer the call, or did not exit cleanly")
     if args.out:
-        kind = args.extras or "piper"
+        kind = args.extras.replace(",", "-") or "piper"
         write_section(args.out, f"<!-- container-{kind}:start -->", f"<!-- container-{kind}:end -->", section)
 
 

@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TAG=${TAG:-localhost/phone-agent:cpu${EXTRAS:+-$EXTRAS}}
 EXTRAS=${EXTRAS-}
+TAG=${TAG:-localhost/phone-agent:cpu${EXTRAS:+-${EXTRAS//,/-}}}
 SUITE=${SUITE:-bookworm}
 WORK=${WORK:-build/image}
 BASE_TAG=localhost/phone-agent-base:$SUITE

@@ -16,6 +16,7 @@ from agent.console.auth import Login, LoginLimiter, session_login
 from agent.console.views import EventLike, mask_detail, mask_number, mask_text
 from agent.metrics import METRICS_PATH
 from agent.records.db import Database
+from agent.records.storage import RecordingStore
 
 if TYPE_CHECKING:
     from agent.calls.messages import MessageStore
@@ -73,6 +74,11 @@ class Console:
     def db(self) -> Database:
         """The call log's database."""
         return self.state.calllog.db
+
+    @property
+    def store(self) -> RecordingStore:
+        """Where finished recordings are read from."""
+        return self.state.calllog.store
 
     @property
     def secure_cookies(self) -> bool:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -16,9 +14,10 @@ from aiohttp import web
 
 from agent.console import queries, views
 from agent.console.app import CONSOLE, PREFIX, login_of, render, require
-from agent.console.media import cut_clip, recording_file
+from agent.console.media import HEADER, RangeError, byte_range, clip_bytes, wav_bytes, wav_format
 from agent.records.models import OUTCOMES, Call
 from agent.records.queries import CALL_FIELDS, RECORDING_PATH, get_call, record_dict
+from agent.records.storage import RecordingStore, Stored
 
 log = structlog.get_logger(__name__)
 VIEWER_NUMBER_DIGITS = 4
@@ -85,6 +84,10 @@ async def call_page(request: web.Request) -> web.StreamResponse:
     if not records:
         raise web.HTTPNotFound(text="no such call")
     stages = views.governing_settings(console.state.settings)
+    recorded = [
+        bool(r.call.recording) and await console.store.stat(r.call.recording or "") is not None
+        for r in records
+    ]
     streams = [
         {
             "record": r,
@@ -96,54 +99,82 @@ async def call_page(request: web.Request) -> web.StreamResponse:
             "latency": views.latency_summary(r.turns, stages),
             "barge_ins": views.forensics(r.turns, r.events),
             "length_s": max([r.call.duration_s or 0.0] + [t.end_s for t in r.turns] + [1.0]),
-            "has_recording": recording_file(console.state.settings.recordings_path, r.call.recording)
-            is not None,
+            "has_recording": has_recording,
         }
-        for r in records
+        for r, has_recording in zip(records, recorded, strict=True)
     ]
     return render(request, "call.html", call_sid=records[0].call.call_sid, streams=streams)
 
 
-async def _recording(request: web.Request) -> tuple[Call, Path]:
+async def _recording(request: web.Request) -> tuple[Call, Stored]:
     console = request.app[CONSOLE]
     try:
         call = await queries.call_by_id(console.db, int(request.match_info["call_id"]))
     except ValueError:
         raise web.HTTPNotFound() from None
-    path = None
-    if call is not None:
-        path = await asyncio.to_thread(recording_file, console.state.settings.recordings_path, call.recording)
-    if call is None or path is None:
+    stored = await console.store.stat(call.recording) if call is not None and call.recording else None
+    if call is None or stored is None:
         raise web.HTTPNotFound(text="no recording for this call")
-    return call, path
+    return call, stored
+
+
+async def _read(store: RecordingStore, name: str, start: int, end: int) -> bytes:
+    return b"".join([chunk async for chunk in store.read(name, start, end)])
 
 
 async def recording(request: web.Request) -> web.StreamResponse:
-    """The call's stereo recording (HTTP Range honoured); playing or downloading it is audited."""
+    """The call's stereo recording, streamed from the store (HTTP Range honoured); playing or downloading
+    it is audited."""
     login = require(request, "viewer")
-    call, path = await _recording(request)
-    response = web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "private"})
+    call, stored = await _recording(request)
+    try:
+        wanted = byte_range(request.headers.get("Range"), stored.size)
+    except RangeError:
+        raise web.HTTPRequestRangeNotSatisfiable(
+            headers={"Content-Range": f"bytes */{stored.size}"}
+        ) from None
+    start, end = wanted or (0, stored.size)
+    response = web.StreamResponse(
+        status=206 if wanted else 200,
+        headers={"Content-Type": "audio/wav", "Cache-Control": "private", "Accept-Ranges": "bytes"},
+    )
+    if wanted:
+        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{stored.size}"
+    response.content_length = end - start
     download = request.query.get("download") == "1"
     if download:
         response.headers["Content-Disposition"] = f'attachment; filename="{call.call_sid}.wav"'
     # A player fetches the file in ranges as it seeks: audit the first request, not every range.
-    if download or request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):
+    if download or start == 0:
         action = "download" if download else "play"
         await queries.audit(request.app[CONSOLE].db, login.name, action, f"recording:{call.call_sid}")
+    await response.prepare(request)
+    assert call.recording is not None
+    async for chunk in request.app[CONSOLE].store.read(call.recording, start, end):
+        await response.write(chunk)
+    await response.write_eof()
     return response
 
 
 async def clip(request: web.Request) -> web.StreamResponse:
-    """A short WAV cut from the recording around a moment (`start`, `end` in seconds); audited as played."""
+    """A short WAV cut from the recording around a moment (`start`, `end` in seconds), reading only its
+    bytes from the store; audited as played."""
     login = require(request, "viewer")
-    call, path = await _recording(request)
+    call, stored = await _recording(request)
     try:
         start, end = float(request.query["start"]), float(request.query["end"])
     except (KeyError, ValueError):
         raise web.HTTPBadRequest(text="start and end (seconds) are required") from None
     if not 0 <= start < end or end - start > 30:
         raise web.HTTPBadRequest(text="a clip is 0 to 30 seconds of the call")
-    body = await asyncio.to_thread(cut_clip, path, start, end)
+    store, name = request.app[CONSOLE].store, call.recording
+    assert name is not None
+    try:
+        fmt = wav_format(await _read(store, name, 0, HEADER), stored.size)
+    except ValueError:
+        raise web.HTTPNotFound(text="the recording cannot be read") from None
+    first, last = clip_bytes(fmt, start, end)
+    body = wav_bytes(fmt, await _read(store, name, first, last))
     await queries.audit(
         request.app[CONSOLE].db, login.name, "play_clip", f"recording:{call.call_sid}", start=start, end=end
     )

@@ -212,7 +212,7 @@ async def run_retention(request: web.Request) -> web.StreamResponse:
     login = require(request, "admin")
     console = request.app[CONSOLE]
     s = console.state.settings
-    removed = await apply_retention(console.db, s.retention_days, s.recordings_path)
+    removed = await apply_retention(console.db, s.retention_days, console.store)
     await queries.audit(console.db, login.name, "retention", f"days:{s.retention_days}", calls=removed.calls)
     log.info("console_retention", operator=login.name, calls=removed.calls, files=removed.files)
     raise web.HTTPFound(f"{PREFIX}/operators?removed={removed.calls}")

@@ -17,6 +17,7 @@ from agent.records.recorder import CallRecorder
 from agent.records.recording import StereoRecording, repair
 from agent.records.repo import CallInfo, close_open_calls, recordings_of, set_recording
 from agent.records.retention import apply_retention
+from agent.records.storage import publish_spooled, settings_store
 from agent.records.webhook import WebhookSender
 from agent.records.writer import Writer
 
@@ -44,6 +45,7 @@ class CallLog:
         self.settings = settings
         self.db = open_database(settings.db_url, settings.database_password)
         self.messages = MessageStore(self.db)
+        self.store = settings_store(settings)
         self._retention: asyncio.Task[None] | None = None
         self.webhook = (
             WebhookSender(
@@ -71,18 +73,19 @@ class CallLog:
         """Each interrupted call keeps its recording up to the crash (the file's header made to cover it);
         one with no audio written names none."""
         for call_id, name in (await recordings_of(self.db, call_ids)).items():
-            path = self.settings.recordings_path / name
+            path = self.store.spool / name
             seconds = await asyncio.to_thread(repair, path)
             if seconds == 0:
                 async with self.db.sessions.begin() as session:
                     await set_recording(session, call_id, None)
             log.info("interrupted_call_recording", call_id=call_id, seconds=round(seconds, 1))
+        await publish_spooled(self.store)  # those, and any whose upload failed before
 
     async def _daily(self) -> None:
         s = self.settings
         while True:
             try:
-                removed = await apply_retention(self.db, s.retention_days, s.recordings_path)
+                removed = await apply_retention(self.db, s.retention_days, self.store)
                 log.info("retention_applied", days=s.retention_days, calls=removed.calls, files=removed.files)
             except Exception:
                 log.exception("retention_failed")
@@ -121,9 +124,7 @@ class CallLog:
             server=server_name(self.settings),
         )
         recording = StereoRecording() if record_audio else None
-        recorder = CallRecorder(
-            info, Writer(self.db), self.settings.vad_stop_secs, recording, self.settings.recordings_path
-        )
+        recorder = CallRecorder(info, Writer(self.db), self.settings.vad_stop_secs, recording, self.store)
         if self.webhook is not None:
             recorder.on_finished = self.webhook.call_ended
         return recorder

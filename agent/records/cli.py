@@ -29,6 +29,7 @@ from agent.records.queries import (
 )
 from agent.records.repo import LATENCY_KEYS
 from agent.records.retention import apply_retention
+from agent.records.storage import settings_store
 
 
 def register(sub: Any) -> None:
@@ -105,8 +106,8 @@ def _print_record(record: CallRecord, settings: Settings, out: TextIO) -> None:
         f"  outcome {c.outcome or 'in progress'} ({c.end_reason or '-'})  duration {c.duration_s}s", file=out
     )
     if c.recording:
-        path = settings.recordings_path / c.recording
-        print(f"  recording {path} (console: {recording_url(c, settings.public_base_url)})", file=out)
+        where = settings_store(settings).where(c.recording)
+        print(f"  recording {where} (console: {recording_url(c, settings.public_base_url)})", file=out)
     else:
         print("  recording -", file=out)
     for t in record.turns:
@@ -156,6 +157,6 @@ async def _export(db: Database, args: argparse.Namespace, settings: Settings, ou
 
 async def _retention(db: Database, args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     days = settings.retention_days if args.days is None else args.days
-    removed = await apply_retention(db, days, settings.recordings_path)
+    removed = await apply_retention(db, days, settings_store(settings))
     print(f"deleted {removed.calls} calls and {removed.files} recordings older than {days} days", file=out)
     return 0

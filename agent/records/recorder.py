@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.calls.timing import TurnTimingObserver
 from agent.records import repo
 from agent.records.recording import RATE, RecordingFile, StereoRecording
+from agent.records.storage import RecordingStore
 from agent.records.writer import Writer
 from agent.telephony.transport import TwilioOutput, Utterance
 
@@ -82,21 +82,23 @@ class CallRecorder(BaseObserver):
         writer: Writer,
         vad_stop_secs: float,
         recording: StereoRecording | None = None,
-        recordings_dir: Path | None = None,
+        store: RecordingStore | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Record the call described by `info`; with `recording`, its audio goes under `recordings_dir`."""
+        """Record the call described by `info`; with `recording`, its audio is spooled to `store`'s folder
+        as the call goes and published to it when the call ends."""
         super().__init__(observe_every_push=False)
         self.on_finished: Callable[[str], object] | None = None  # told the CallSid once all is written
         self.writer = writer
-        self.recording = recording if recordings_dir is not None else None
+        self.recording = recording if store is not None else None
+        self.store = store
         self._file: RecordingFile | None = None
         self._spilling: asyncio.Future[None] | None = None
-        if self.recording is not None and recordings_dir is not None:
+        if self.recording is not None and store is not None:
             # our own id names the file: nothing from the wire does
             name = f"{info.started_at.strftime('%Y/%m/%d')}/{uuid.uuid4().hex}.wav"
             info = dataclasses.replace(info, recording=name)
-            self._file = RecordingFile(recordings_dir / name)
+            self._file = RecordingFile(store.spool / name)
         self.info = info
         self.vad_stop_secs = vad_stop_secs
         self._clock = clock
@@ -333,4 +335,9 @@ class CallRecorder(BaseObserver):
         if file.frames == 0:
             return None
         log.info("call_recorded", recording=self.info.recording, seconds=round(file.frames / RATE, 1))
+        if self.store is not None and self.info.recording is not None:
+            try:
+                await self.store.publish(self.info.recording)
+            except Exception:  # the file stays spooled; the next start publishes it
+                log.exception("recording_publish_failed", recording=self.info.recording)
         return self.info.recording

@@ -12,6 +12,7 @@ from agent.calls.messages import MessageStore
 from agent.records.db import Database
 from agent.records.models import Call, Event, Message, Turn
 from agent.records.retention import apply_retention
+from agent.records.storage import LocalStore
 from tests.records.helpers import T0, seed_call
 
 
@@ -38,7 +39,7 @@ class TestRetention:
         store = MessageStore(db)
         await store.add("CA" + "1" * 32, "example", "Maria", "John", "6175550100", "call me", False)
         await store.add("CA" + "2" * 32, "example", "Maria", "Ann", "6175550101", "call me too", False)
-        removed = await apply_retention(db, 30, recordings, now=now)
+        removed = await apply_retention(db, 30, LocalStore(recordings), now=now)
         assert (removed.calls, removed.files) == (1, 1)
         assert await counts(db) == {"calls": 1, "turns": 2, "events": 1, "messages": 1}
         assert [m.caller_name for m in await store.all()] == ["Ann"]
@@ -53,11 +54,11 @@ class TestRetention:
         stray.write_bytes(b"RIFF")
         old = (T0 - dt.timedelta(days=1)).timestamp()
         os.utime(stray, (old, old))
-        removed = await apply_retention(db, 30, tmp_path, now=T0 + dt.timedelta(days=30))
+        removed = await apply_retention(db, 30, LocalStore(tmp_path), now=T0 + dt.timedelta(days=30))
         assert removed.files == 1 and not stray.exists()
 
     async def test_zero_days_keeps_everything(self, db: Database, tmp_path: Path) -> None:
         """RETENTION_DAYS=0 deletes nothing."""
         await seed_call(db)
-        removed = await apply_retention(db, 0, tmp_path, now=T0 + dt.timedelta(days=3650))
+        removed = await apply_retention(db, 0, LocalStore(tmp_path), now=T0 + dt.timedelta(days=3650))
         assert removed.calls == 0 and (await counts(db))["calls"] == 1
