@@ -15,7 +15,7 @@ from agent.console import queries
 from agent.console.app import CONSOLE, PREFIX, render, require
 from agent.console.csrf import MULTIPART
 from agent.voice.consent import STATEMENT
-from agent.voice.store import VoiceError, VoiceStore
+from agent.voice.store import VoiceError, VoiceStore, voice_store
 
 if TYPE_CHECKING:
     from TTS.tts.models.xtts import Xtts
@@ -26,18 +26,24 @@ MAX_UPLOAD = 50 * 1024 * 1024
 
 
 def _store(request: web.Request) -> VoiceStore:
-    return VoiceStore(request.app[CONSOLE].state.settings.voices_dir)
+    return voice_store(request.app[CONSOLE].state.settings)
 
 
 async def voices_page(
     request: web.Request, error: list[str] | None = None, status: int = 200
 ) -> web.Response:
-    """Every voice with its fidelity, and the add form."""
+    """Every voice with its fidelity (those other servers added to shared storage included), and the add
+    form."""
+    store = _store(request)
+    try:
+        await store.async_sync()
+    except Exception as exc:
+        log.warning("voices_not_synced", error=str(exc))
     return render(
         request,
         "voices.html",
         status=status,
-        voices=await _store(request).alist(),
+        voices=await store.alist(),
         errors=error or [],
         statement=STATEMENT.format(speaker="<speaker>", business="<business>"),
     )
@@ -176,11 +182,16 @@ async def preview(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text=str(exc)) from None
     out = settings.data_dir / "previews" / f"{voice.name}.wav"
     phone = out.with_name(f"{out.stem}.phone.wav")
-    if not await asyncio.to_thread(phone.is_file):
+    shared = store.shared
+    if not await asyncio.to_thread(phone.is_file) and not (
+        shared is not None and await asyncio.to_thread(shared.fetch_preview, phone)
+    ):
         try:
             await asyncio.to_thread(_write_preview, settings.xtts_model_dir, store, voice.name, out)
         except VoiceError as exc:
             raise web.HTTPServiceUnavailable(text=str(exc)) from None
+        if shared is not None:
+            await asyncio.to_thread(shared.push_previews, [out, phone])
     return web.FileResponse(phone, headers={"Content-Type": "audio/wav", "Cache-Control": "private"})
 
 

@@ -13,20 +13,17 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Protocol
 
 import structlog
 
 from agent.config import Settings
+from agent.objects import Bucket, StorageError
+
+__all__ = ["LocalStore", "RecordingStore", "S3Store", "StorageError", "Stored", "open_store"]
 
 log = structlog.get_logger(__name__)
 CHUNK = 256 * 1024  # bytes per read handed to the response
-DELETE_BATCH = 1000  # S3's DeleteObjects limit
-
-
-class StorageError(ValueError):
-    """STORAGE_URL names storage this server cannot use."""
 
 
 @dataclass(frozen=True)
@@ -128,65 +125,42 @@ def _remove_files(root: Path, names: list[str], older_than: dt.datetime | None) 
 
 
 class S3Store:
-    """Recordings in an S3-compatible bucket (STORAGE_URL=s3://bucket/prefix), written locally first."""
+    """Recordings in S3-compatible storage under `<prefix>/recordings/`, written locally first."""
 
-    def __init__(self, url: str, spool: Path, endpoint_url: str = "", client: Any = None) -> None:
-        """Store under `url`'s bucket and prefix, spooling live calls under `spool`; `endpoint_url` names
-        a server other than AWS (MinIO, Ceph, R2). Credentials come as boto3 finds them (AWS_* variables,
-        a mounted profile, the pod's role)."""
-        parts = urlsplit(url)
-        if parts.scheme != "s3" or not parts.netloc:
-            raise StorageError(f"STORAGE_URL: {url!r} is not s3://bucket[/prefix]")
-        self.bucket = parts.netloc
-        self.prefix = parts.path.strip("/")
+    def __init__(self, bucket: Bucket, spool: Path) -> None:
+        """Store in `bucket`, spooling live calls under `spool`."""
+        self.bucket = bucket
         self.spool = spool
-        if client is None:
-            try:
-                import boto3
-            except ImportError as exc:
-                raise StorageError(
-                    "STORAGE_URL names S3: install the s3 extra (pip install 'phone-agent[s3]')"
-                ) from exc
-            client = boto3.client("s3", endpoint_url=endpoint_url or None)
-        self.client = client
 
     def key(self, name: str) -> str:
         """The object key a recording name is stored under."""
-        return f"{self.prefix}/{name}" if self.prefix else name
+        return self.bucket.key("recordings", name)
 
     def where(self, name: str) -> str:
         """The object's s3:// URL."""
-        return f"s3://{self.bucket}/{self.key(name)}"
+        return self.bucket.url(self.key(name))
 
     async def publish(self, name: str) -> None:
         """Upload the spooled file (multipart, streamed from disk), then remove it here."""
         path = _inside(self.spool, name)
         if path is None:
             return
-        await asyncio.to_thread(self.client.upload_file, str(path), self.bucket, self.key(name))
+        await asyncio.to_thread(self.bucket.upload, path, self.key(name))
         await asyncio.to_thread(path.unlink)
-        log.info("recording_uploaded", recording=name, bucket=self.bucket)
+        log.info("recording_uploaded", recording=name, bucket=self.bucket.name)
 
     async def stat(self, name: str) -> Stored | None:
         """The object's size from a HEAD request, or None if there is none."""
-        from botocore.exceptions import ClientError
-
         if not name or ".." in name.split("/"):
             return None
-        try:
-            head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=self.key(name))
-        except ClientError:
-            return None
-        return Stored(int(head["ContentLength"]))
+        size = await asyncio.to_thread(self.bucket.size, self.key(name))
+        return None if size is None else Stored(size)
 
     async def read(self, name: str, start: int, end: int) -> AsyncIterator[bytes]:
         """A ranged GET, its body read a chunk at a time in a worker thread."""
         if end <= start:
             return
-        got = await asyncio.to_thread(
-            self.client.get_object, Bucket=self.bucket, Key=self.key(name), Range=f"bytes={start}-{end - 1}"
-        )
-        body = got["Body"]
+        body = await asyncio.to_thread(self.bucket.open_range, self.key(name), start, end)
         try:
             while chunk := await asyncio.to_thread(body.read, CHUNK):
                 yield chunk
@@ -194,35 +168,21 @@ class S3Store:
             body.close()
 
     async def remove(self, names: Iterable[str], older_than: dt.datetime | None = None) -> int:
-        """Delete the named objects, and any under the prefix last modified before `older_than`."""
+        """Delete the named objects, and any recording last written before `older_than`."""
         return await asyncio.to_thread(self._remove, [self.key(n) for n in names], older_than)
 
     def _remove(self, keys: list[str], older_than: dt.datetime | None) -> int:
         if older_than is not None:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""
-            )
-            keys += [
-                o["Key"] for page in pages for o in page.get("Contents", []) if o["LastModified"] < older_than
-            ]
-        removed = 0
-        keys = sorted(set(keys))
-        for i in range(0, len(keys), DELETE_BATCH):
-            batch = [{"Key": k} for k in keys[i : i + DELETE_BATCH]]
-            done = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": False})
-            removed += len(done.get("Deleted", []))
-        return removed
+            listed = self.bucket.keys_under(self.bucket.key("recordings") + "/")
+            keys += [key for key, written, _ in listed if written < older_than]
+        return self.bucket.delete(keys)
 
 
 def open_store(storage_url: str, spool: Path, endpoint_url: str = "") -> RecordingStore:
     """The store STORAGE_URL names: empty for the local folder, s3://bucket/prefix for object storage."""
     if not storage_url:
         return LocalStore(spool)
-    if storage_url.startswith("s3://"):
-        return S3Store(storage_url, spool, endpoint_url)
-    raise StorageError(
-        f"STORAGE_URL: {storage_url!r} is neither empty (local files) nor s3://bucket[/prefix]"
-    )
+    return S3Store(Bucket(storage_url, endpoint_url), spool)
 
 
 def settings_store(settings: Settings) -> RecordingStore:

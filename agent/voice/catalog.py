@@ -14,7 +14,7 @@ from piper import PiperVoice
 from agent.config import EMBEDDED, Settings
 from agent.voice.piper import PiperTTSService
 from agent.voice.pool import XttsPool
-from agent.voice.store import VoiceError, VoiceStore
+from agent.voice.store import VoiceError, voice_store
 from agent.voice.xtts import Latents, load_xtts
 from agent.voice.xtts_service import ClonedVoice, XttsTTSService
 
@@ -63,7 +63,11 @@ def load_voices(settings: Settings) -> Voices:
     """
     voices = Voices(default=settings.voice_default, by_number=settings.voice_map)
     names = sorted({settings.voice_default, *voices.by_number.values()} - {EMBEDDED})
-    store = VoiceStore(settings.voices_dir)
+    store = voice_store(settings)
+    try:
+        store.sync()  # the voices other servers added to shared storage
+    except Exception as exc:
+        log.warning("voices_not_synced", error=str(exc))
     pool_error: str | None = None
     t0 = time.perf_counter()
     for name in names:

@@ -85,9 +85,9 @@ class _Steps:
 
 
 def _store(args: argparse.Namespace, settings: Settings) -> VoiceStore:
-    from agent.voice.store import VoiceStore
+    from agent.voice.store import voice_store
 
-    return VoiceStore(args.voices_dir or settings.voices_dir)
+    return voice_store(settings, args.voices_dir)
 
 
 def _load_model(args: argparse.Namespace, settings: Settings) -> Xtts:
@@ -153,7 +153,9 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    voices = _store(args, settings).list()
+    store = _store(args, settings)
+    store.sync()  # with shared storage, the voices other servers added
+    voices = store.list()
     if not voices:
         print(f"no voices in {args.voices_dir or settings.voices_dir}")
         return 0

@@ -22,10 +22,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import structlog
 import tomli_w
+
+from agent.config import Settings
+
+if TYPE_CHECKING:
+    from agent.voice.shared import SharedVoices
 
 log = structlog.get_logger(__name__)
 
@@ -156,9 +161,19 @@ def _write_toml(path: Path, data: Mapping[str, Any]) -> None:
 class VoiceStore:
     """The voices under one directory, one sub-directory per voice."""
 
-    def __init__(self, root: Path) -> None:
-        """Use `root` (created when the first voice is added)."""
+    def __init__(self, root: Path, shared: SharedVoices | None = None) -> None:
+        """Use `root` (created when the first voice is added); with `shared`, every change is written to
+        object storage too, and `sync` brings in the voices other servers added."""
         self.root = Path(root)
+        self.shared = shared
+
+    def sync(self) -> builtins.list[str]:
+        """Pull the shared voices into this folder (nothing without shared storage); the names changed."""
+        return self.shared.pull() if self.shared is not None else []
+
+    async def async_sync(self) -> builtins.list[str]:
+        """`sync` in a worker thread, for async callers."""
+        return await asyncio.to_thread(self.sync)
 
     def list(self) -> list[Voice]:
         """Every readable voice, by name; unreadable ones are logged and skipped."""
@@ -246,12 +261,16 @@ class VoiceStore:
             shutil.rmtree(work, ignore_errors=True)
             raise
         log.info("voice_added", voice=name, engine=engine, references=len(stored))
+        if self.shared is not None:
+            self.shared.push(name)
         return voice
 
     def set_fidelity(self, name: str, score: float) -> Voice:
         """Record a freshly measured fidelity score in `voice.toml` and return the updated voice."""
         voice = replace(self.get(name), fidelity=float(score))
         _write_toml(voice.dir / VOICE_FILE, _voice_toml(voice))
+        if self.shared is not None:
+            self.shared.push(name)
         return voice
 
     def consent(self, name: str) -> dict[str, Any]:
@@ -265,5 +284,18 @@ class VoiceStore:
     def remove(self, name: str) -> None:
         """Delete the voice and every file it holds."""
         voice = self.get(name)
+        if self.shared is not None:
+            self.shared.delete(name)
         shutil.rmtree(voice.dir)
         log.info("voice_removed", voice=name)
+
+
+def voice_store(settings: Settings, root: Path | None = None) -> VoiceStore:
+    """The voices folder the settings name (or `root`), shared through STORAGE_URL's bucket when set."""
+    folder = Path(root or settings.voices_dir)
+    if not settings.storage_url:
+        return VoiceStore(folder)
+    from agent.objects import Bucket
+    from agent.voice.shared import SharedVoices
+
+    return VoiceStore(folder, SharedVoices(Bucket(settings.storage_url, settings.s3_endpoint_url), folder))

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
-import subprocess
-import sys
-import time
 import wave
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,71 +12,13 @@ import pytest
 
 from agent.config import ConfigError, Settings, load_settings
 from agent.models import Models
+from agent.objects import Bucket
 from agent.records.db import Database
 from agent.records.storage import LocalStore, RecordingStore, S3Store, StorageError, open_store
 from agent.simulate import place_call
 from tests.calls.test_receptionist_calls import serve, wait_idle
-from tests.conftest import AUTH_TOKEN
+from tests.conftest import AUTH_TOKEN, objects
 from tests.records.test_calls_recorded import SQLITE_ONLY, one_call, reader  # noqa: F401 (a fixture)
-
-BUCKET = "calls"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """moto's standalone S3 server in its own process, with an empty bucket."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@pytest.fixture
-def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Credentials for the test server in the environment (as boto3 reads them) and a fresh bucket."""
-    import boto3
-
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    client = boto3.client("s3", endpoint_url=s3_endpoint)
-    bucket = f"{BUCKET}-{os.urandom(4).hex()}"
-    client.create_bucket(Bucket=bucket)
-    return bucket
-
-
-def objects(endpoint: str, bucket: str) -> dict[str, int]:
-    import boto3
-
-    listed = boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket)
-    return {o["Key"]: o["Size"] for o in listed.get("Contents", [])}
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -91,7 +28,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> RecordingStore:
         return LocalStore(tmp_path / "recordings")
     endpoint = request.getfixturevalue("s3_endpoint")
     bucket = request.getfixturevalue("s3_env")
-    return S3Store(f"s3://{bucket}/agent", tmp_path / "spool", endpoint)
+    return S3Store(Bucket(f"s3://{bucket}/agent", endpoint), tmp_path / "spool")
 
 
 def spool(store: RecordingStore, name: str, data: bytes) -> None:
@@ -121,7 +58,7 @@ async def test_object_storage_uploads_the_spooled_file_and_removes_it_here(
     s3_endpoint: str, s3_env: str, tmp_path: Path
 ) -> None:
     """With S3 the spooled copy goes once uploaded, and the object sits under the URL's prefix."""
-    store = S3Store(f"s3://{s3_env}/agent/recordings", tmp_path, s3_endpoint)
+    store = S3Store(Bucket(f"s3://{s3_env}/agent", s3_endpoint), tmp_path)
     spool(store, "2026/12/03/b.wav", b"RIFF" + bytes(100))
     await store.publish("2026/12/03/b.wav")
     assert not (tmp_path / "2026/12/03/b.wav").exists()
@@ -176,9 +113,9 @@ async def test_a_call_with_object_storage_leaves_its_recording_in_the_bucket_onl
     record = await one_call(reader, result.call_sid)
     name = record.call.recording
     assert name is not None
-    assert objects(s3_endpoint, s3_env).keys() == {f"agent/{name}"}
+    assert objects(s3_endpoint, s3_env).keys() == {f"agent/recordings/{name}"}
     assert list(cfg.recordings_path.rglob("*.wav")) == []
-    store = S3Store(cfg.storage_url, cfg.recordings_path, s3_endpoint)
+    store = S3Store(Bucket(cfg.storage_url, s3_endpoint), cfg.recordings_path)
     stored = await store.stat(name)
     assert stored is not None
     wav_path = cfg.data_dir / "fetched.wav"
@@ -193,8 +130,8 @@ async def test_recordings_left_in_the_spool_are_published_at_the_next_start(
     """A crash or a failed upload leaves the file spooled; publish_spooled (run at start) uploads it."""
     from agent.records.storage import publish_spooled
 
-    store = S3Store(f"s3://{s3_env}", tmp_path, s3_endpoint)
+    store = S3Store(Bucket(f"s3://{s3_env}", s3_endpoint), tmp_path)
     spool(store, "2026/12/03/left.wav", b"RIFF")
     assert await publish_spooled(store) == 1
-    assert objects(s3_endpoint, s3_env) == {"2026/12/03/left.wav": 4}
+    assert objects(s3_endpoint, s3_env) == {"recordings/2026/12/03/left.wav": 4}
     assert await publish_spooled(LocalStore(tmp_path)) == 0

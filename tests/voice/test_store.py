@@ -25,16 +25,6 @@ class BytesLatents:
         path.write_bytes(b"latents")
 
 
-@pytest.fixture
-def clips(tmp_path: Path) -> dict[str, Path]:
-    """Two reference clips and a consent recording (contents don't matter to the store)."""
-    out = {}
-    for name in ("a.wav", "b.WAV", "said.wav"):
-        out[name] = tmp_path / name
-        out[name].write_bytes(name.encode())
-    return out
-
-
 def add(store: VoiceStore, clips: dict[str, Path], name: str = "acme") -> None:
     store.add(
         name,
