@@ -1,7 +1,7 @@
 """The phone-band test set: receptionist-style caller lines, several synthetic voices, real phone lines.
 
 Each clip is synthesized (Piper Joe at several speeds and variabilities, espeak-ng voices), cached under
-`.agent/phoneband/` by a hash of what made it, and then sent through `agent.speech.phoneband.phone_line`
+`.agent/phoneband/` by a hash of what made it, and then sent through `benchmarks.phone_line.phone_line`
 (8 kHz, noise or band-limit, μ-law, back to 16 kHz in 20 ms frames) on every build, so a change to the
 phone path always shows in the scores. Used by `benchmarks/stt_wer.py` and `tests/speech/test_phoneband.py`.
 """
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.speech.phoneband import CONDITIONS, LineCondition, phone_line
+from benchmarks.phone_line import CONDITIONS, LineCondition, phone_line
 
 CACHE_DIR = Path(".agent/phoneband")
 ESPEAK_MISSING = (

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.dialog.business import Business, load_business
-from agent.dialog.evaluation import MAX_REACTIONS, Case, Outcome, load_cases, react, score
 from agent.dialog.hours import describe_now
 from agent.dialog.router import Router
+from benchmarks.evaluation import MAX_REACTIONS, Case, Outcome, load_cases, react, score
 from benchmarks.report import write_section
 
 REPO = Path(__file__).resolve().parent.parent

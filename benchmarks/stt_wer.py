@@ -216,7 +216,7 @@ def section(
         f"- Commit: {commit}",
         f"- Set: {len({c.utterance.key for c in clips})} receptionist caller lines × {len(VOICES)} synthetic "
         f"voices = {len(clips)} clips, mean {audio_s:.1f} s; each through 8 kHz μ-law and back to 16 kHz in "
-        "20 ms frames as the server's input does (`benchmarks/phoneband.py`, `agent/speech/phoneband.py`).",
+        "20 ms frames as the server's input does (`benchmarks/phoneband.py`, `benchmarks/phone_line.py`).",
         "- Decoding (int8, 2 threads, greedy), "
         + ("with the business vocabulary as prompt: " if prompt else "without a prompt: ")
         + "'one 30 s-window decode' rows are `agent.speech.whisper.transcribe` (faster-whisper's own path, "

@@ -24,9 +24,9 @@ from aiohttp.test_utils import TestServer, unused_port
 
 from agent.dialog.actions import EndCall, Reply, Transfer
 from agent.dialog.business import load_business
-from agent.dialog.caller_eval import CallerCase, Played, score_case
 from agent.simulate import place_call, wait_until_ready
 from agent.voice.speakable import speakable
+from benchmarks.caller_eval import CallerCase, Played, score_case
 from benchmarks.report import machine, write_section
 from benchmarks.understanding_eval import REPO, load_split, run_split
 from tests.fake_twilio import FakeTwilio
@@ -117,7 +117,7 @@ async def run(cases: list[CallerCase], work: Path) -> tuple[dict[str, list[str]]
 
 def main() -> None:
     """Run the audio eval on a split and print (or write into BENCHMARKS.md) per-trade results."""
-    from agent.dialog.caller_eval import SplitReport
+    from benchmarks.caller_eval import SplitReport
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", default="test", choices=["dev", "test"])

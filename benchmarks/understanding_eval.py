@@ -14,11 +14,11 @@ from pathlib import Path
 from agent.config import Settings
 from agent.dialog.actions import Reply
 from agent.dialog.business import Business, load_business
-from agent.dialog.caller_eval import CallerCase, SplitReport, load_caller_cases, play, score_case
 from agent.dialog.chat import model_replier
 from agent.dialog.embed import load_encoder
 from agent.dialog.router import Router
 from agent.dialog.understanding import Thresholds, Understanding
+from benchmarks.caller_eval import CallerCase, SplitReport, load_caller_cases, play, score_case
 from benchmarks.report import machine, write_section
 
 REPO = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.dialog.evaluation import Case, react, spell
+from benchmarks.evaluation import Case, react, spell
 
 MESSAGE = {
     "caller_name": "Lisa Wong",

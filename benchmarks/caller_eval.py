@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from agent.dialog.actions import EndCall, Reply, TakeMessage, Transfer
-from agent.dialog.evaluation import spell, squash
 from agent.dialog.spoken import extract_digits
+from benchmarks.evaluation import spell, squash
 
 DEFAULT_AT = "2026-12-02T10:30"  # a Wednesday morning, in each business's own zone
 MAX_TURNS = 16

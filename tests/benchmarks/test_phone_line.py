@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from agent.models import Models
-from agent.speech.phoneband import BAND_300_3400, CLEAN, CONDITIONS, WHITE_20DB, phone_line
 from agent.speech.wer import DIGIT_WORDS, NO_ERRORS, WerResult, normalise, word_error_rate
 from agent.speech.whisper import transcribe
+from benchmarks.phone_line import BAND_300_3400, CLEAN, CONDITIONS, WHITE_20DB, phone_line
 from benchmarks.phoneband import UTTERANCES, VOICES, Clip, Synthesizer, build, full_set
 
 REPO = Path(__file__).resolve().parents[2]
