@@ -16,7 +16,7 @@ import statistics
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -44,6 +44,8 @@ class Sample:
     fds: int
     threads: int
     tasks: int
+    # resident kB per mapping (a file's path, [heap], or an anonymous one's address)
+    mappings: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,29 @@ def metrics_text(served: Served) -> str:
         return str(r.read().decode())
 
 
+def resident_by_mapping(pid: int) -> dict[str, int]:
+    """Resident kB of each mapping in /proc/PID/smaps: a file's mappings summed under its path, [heap] and
+    the like by name, and an anonymous mapping under its start address."""
+    out: dict[str, int] = {}
+    key = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split(maxsplit=5)
+        if len(head) >= 5 and "-" in head[0] and ":" in head[3]:  # a mapping's header line
+            key = head[5] if len(head) == 6 else "anon@" + head[0].split("-")[0]
+        elif line.startswith("Rss:"):
+            out[key] = out.get(key, 0) + int(line.split()[1])
+    return out
+
+
+def where_it_grew(before: Sample, after: Sample, top: int = 6) -> str:
+    """The mappings whose resident memory grew most from `before` to `after`, as one line."""
+    grown = {k: v - before.mappings.get(k, 0) for k, v in after.mappings.items()}
+    gone = sum(v for k, v in before.mappings.items() if k not in after.mappings)
+    biggest = sorted(grown.items(), key=lambda kv: -kv[1])[:top]
+    parts = [f"{k} {v / 1024:+.0f} MB" + (" (new)" if k not in before.mappings else "") for k, v in biggest]
+    return "; ".join(parts) + f"; mappings gone since: {gone / 1024:.0f} MB"
+
+
 def sample(served: Served, calls: int) -> Sample:
     """Read the server process's memory, descriptors and threads from /proc, its tasks from /metrics."""
     pid = served.process.pid
@@ -89,6 +114,7 @@ def sample(served: Served, calls: int) -> Sample:
         fds=len(os.listdir(f"/proc/{pid}/fd")),
         threads=int(threads.group(1)) if threads else 0,
         tasks=int(tasks.group(1)) if tasks else -1,
+        mappings=resident_by_mapping(pid),
     )
 
 
@@ -148,7 +174,12 @@ async def soak(
         if placed >= calls or (placed - warmup) // every != (placed - n - warmup) // every:
             await settle(served)
             samples.append(sample(served, placed))
-            print(f"{samples[-1]}", flush=True)
+            last = samples[-1]
+            print(
+                f"after {last.calls} calls: {last.rss_mb:.0f} MB, {last.threads} threads; grew in "
+                f"{where_it_grew(samples[-2], last, top=3)}",
+                flush=True,
+            )
     return SoakResult(samples, time.monotonic() - started)
 
 
@@ -200,6 +231,17 @@ def report(
         "|---:|---:|---:|---:|---:|",
     ]
     lines += [f"| {s.calls} | {s.rss_mb:.0f} | {s.fds} | {s.threads} | {s.tasks} |" for s in result.samples]
+    samples = result.samples
+    if len(samples) > 1:
+        jump = max(range(1, len(samples)), key=lambda i: samples[i].rss_mb - samples[i - 1].rss_mb)
+        lines += [
+            "",
+            "Where resident memory grew, by mapping (/proc/PID/smaps; anonymous mappings by start address):",
+            f"- after warm-up to the end: {where_it_grew(samples[0], samples[-1])}.",
+            f"- the biggest step, calls {samples[jump - 1].calls} to {samples[jump].calls} "
+            f"({samples[jump].rss_mb - samples[jump - 1].rss_mb:+.0f} MB): "
+            f"{where_it_grew(samples[jump - 1], samples[jump])}.",
+        ]
     return [*lines, "", SECTION_END]
 
 
