@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agent.config import ConfigError, Settings, load_settings
 from agent.console import cli as console_cli
+from agent.dialog import profile_cli
 from agent.records import cli as records_cli
 from agent.voice.cli import add_voices_parser, run_voices
 
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_voices_parser(sub)
     records_cli.register(sub)
     console_cli.register(sub)
+    profile_cli.register(sub)
     sim = sub.add_parser("simulate-call", help="play Twilio's part of a call against a server")
     sim.add_argument(
         "--wav",
@@ -196,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         return records_cli.run(args, settings)
     if args.command == "operators":
         return console_cli.run(args, settings)
+    if args.command == "businesses":
+        return profile_cli.run(args, settings)
     if args.command == "voices":
         return run_voices(args, settings)
     args.url = args.url or f"http://{settings.host}:{settings.port}"

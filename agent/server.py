@@ -16,6 +16,7 @@ from agent.calls.session import DIAL_STATUS_PATH, CallServices, CallSession
 from agent.config import Settings
 from agent.console.app import mount_console
 from agent.console.auth import list_operators
+from agent.dialog import profile_store
 from agent.dialog.business import Directory, load_directory
 from agent.dialog.understanding import warm_understanding
 from agent.kube import DeletionCost
@@ -57,6 +58,32 @@ class AppState:
     deletion_cost: DeletionCost | None = None
     background: set[asyncio.Future[bool]] = field(default_factory=set)  # work after a call, kept referenced
     lag_watch: asyncio.Task[None] | None = None  # feeds agent_event_loop_lag_seconds
+    profiles_revision: int = -1  # the database revision `directory` was built at (-1: from the files)
+    profiles_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def refresh_profiles(self) -> None:
+        """Before a call: if a profile changed in the database since the directory was built, rebuild it
+        (validated, its phrases embedded, in worker threads); calls in progress keep theirs."""
+        try:
+            newest = await profile_store.revision(self.calllog.db)
+            if newest == self.profiles_revision:
+                return
+            async with self.profiles_lock:
+                if newest == self.profiles_revision:
+                    return
+                loaded = await profile_store.load(
+                    self.calllog.db, self.settings.prompts_dir, self.settings.business
+                )
+                if self.models is not None:
+                    await asyncio.to_thread(warm_understanding, loaded.directory, self.models.encoder)
+                self.directory, self.profiles_revision = loaded.directory, loaded.revision
+                log.info(
+                    "profiles_loaded",
+                    revision=loaded.revision,
+                    businesses=sorted(loaded.directory.businesses),
+                )
+        except Exception:  # the call goes on with the profiles it has
+            log.exception("profiles_not_refreshed")
 
     def live_changed(self) -> None:
         """Publish the live-call count to metrics and to the pod's deletion cost."""
@@ -114,6 +141,7 @@ async def voice_webhook(request: web.Request) -> web.StreamResponse:
         log.warning("call_refused", call_sid=params["CallSid"], reason=reason, live_calls=len(state.calls))
         twiml = refuse(state.settings.busy_message, state.settings.fallback_number)
         return web.Response(text=twiml, content_type="text/xml")
+    await state.refresh_profiles()
     business = state.directory.for_called(params.get("To", ""))
     log.info(
         "call_incoming",
@@ -311,6 +339,17 @@ async def _start(app: web.Application) -> None:
     state.lag_watch = asyncio.create_task(loop_lag.watch_lag(state.metrics.loop_lag.observe), name="loop-lag")
     state.control = CallControl(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_base_url)
     await state.calllog.start()
+    seeded = await profile_store.seed(state.calllog.db, s.prompts_dir)
+    if seeded:
+        log.info("profiles_seeded", businesses=seeded, source=str(s.prompts_dir / "businesses"))
+    differing = profile_store.differing_files(await profile_store.documents(state.calllog.db), s.prompts_dir)
+    if differing:
+        log.warning(
+            "profile_files_differ",
+            businesses=differing,
+            note="the database's profiles (edited in the console) are the ones used; "
+            "`agent businesses import` loads the files",
+        )
     if not s.metrics_token:
         log.warning("metrics_off", reason="METRICS_TOKEN is not set, so /metrics answers 404")
     if not await list_operators(state.calllog.db):
@@ -326,6 +365,7 @@ async def _start(app: web.Application) -> None:
         await state.deletion_cost.start()
     if state.models is None:
         state.models = await asyncio.to_thread(load_models, s)
+    await state.refresh_profiles()  # the database's profiles, their phrases embedded
     # Embed every profile's entries now, so no caller's first turn waits for it.
     await asyncio.to_thread(warm_understanding, state.directory, state.models.encoder)
 

@@ -180,10 +180,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def mount_console(app: web.Application, state: ServerState) -> None:
     """Add the console's routes and its login guard to the server's app."""
-    from agent.console import calls, pages, voices
+    from agent.console import businesses, calls, pages, voices
 
     app[CONSOLE] = Console(state, templates())
     app.middlewares.append(guard)
     pages.add_routes(app.router)
     calls.add_routes(app.router)
     voices.add_routes(app.router)
+    businesses.add_routes(app.router)

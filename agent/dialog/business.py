@@ -326,17 +326,33 @@ def describe_profile(b: Business) -> str:
     return "\n".join(lines)
 
 
+def read_persona(prompts_dir: Path) -> str:
+    """prompts/persona.md, the receptionist's persona every profile is spoken with."""
+    path = prompts_dir / "persona.md"
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ProfileError(f"{exc.filename}: cannot read ({exc.strerror})") from exc
+
+
+def parse_document(key: str, text: str, source: Path, persona: str) -> Business:
+    """Validate one profile's YAML text (a file's, or the database's); raise ProfileError if invalid."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{source}: invalid YAML: {exc}") from exc
+    return parse_business(key, data, source, persona)
+
+
 def load_business(prompts_dir: Path, key: str) -> Business:
     """Read prompts/persona.md and prompts/businesses/<key>.yaml; raise ProfileError if invalid."""
     path = prompts_dir / "businesses" / f"{key}.yaml"
+    persona = read_persona(prompts_dir)
     try:
-        data = yaml.safe_load(path.read_text())
-        persona = (prompts_dir / "persona.md").read_text()
+        text = path.read_text()
     except OSError as exc:
         raise ProfileError(f"{exc.filename}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: invalid YAML: {exc}") from exc
-    return parse_business(key, data, path, persona)
+    return parse_document(key, text, path, persona)
 
 
 @dataclass
@@ -354,18 +370,28 @@ class Directory:
 
 def load_directory(prompts_dir: Path, default: str) -> Directory:
     """Load and validate every profile in prompts/businesses; raise ProfileError with all problems."""
+    files = sorted((prompts_dir / "businesses").glob("*.yaml"))
+    documents = {}
+    for path in files:
+        try:
+            documents[path.stem] = path.read_text()
+        except OSError as exc:
+            raise ProfileError(f"{exc.filename}: cannot read ({exc.strerror})") from exc
+    return directory_of(documents, read_persona(prompts_dir), default, prompts_dir / "businesses")
+
+
+def directory_of(documents: dict[str, str], persona: str, default: str, where: Path) -> Directory:
+    """Validate every profile's YAML text (named as if in `where`) into a directory; raise ProfileError
+    with all the problems at once."""
     problems: list[str] = []
     businesses: dict[str, Business] = {}
-    for path in sorted((prompts_dir / "businesses").glob("*.yaml")):
+    for key, text in sorted(documents.items()):
         try:
-            businesses[path.stem] = load_business(prompts_dir, path.stem)
+            businesses[key] = parse_document(key, text, where / f"{key}.yaml", persona)
         except ProfileError as exc:
             problems.append(str(exc))
     if default not in businesses and not problems:
-        problems.append(
-            f"{prompts_dir / 'businesses' / (default + '.yaml')}: the default business "
-            "(BUSINESS) has no profile"
-        )
+        problems.append(f"{where / (default + '.yaml')}: the default business (BUSINESS) has no profile")
     by_number: dict[str, str] = {}
     for key, b in businesses.items():
         for number in b.numbers:

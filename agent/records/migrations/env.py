@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import agent.console.models  # noqa: F401 - the console's tables live on the same Base; autogenerate must see them
+import agent.console.models  # the console's tables live on the same Base; autogenerate must see them
+import agent.dialog.profile_store  # noqa: F401 - so do the business profiles
 from agent.records.models import Base
 
 

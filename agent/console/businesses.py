@@ -1,0 +1,82 @@
+"""Console pages for business profiles: the list, and one profile's YAML, edited with the loader's checks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import web
+
+from agent.console import queries
+from agent.console.app import CONSOLE, PREFIX, render, require
+from agent.dialog import profile_store
+from agent.dialog.business import ProfileError
+from agent.dialog.hours import WEEKDAYS, say_spans
+
+log = structlog.get_logger(__name__)
+
+
+async def businesses_page(request: web.Request) -> web.StreamResponse:
+    """Every stored profile, its revision and who last changed it."""
+    require(request, "viewer")
+    rows = await profile_store.rows(request.app[CONSOLE].db)
+    directory = request.app[CONSOLE].state.directory
+    return render(request, "businesses.html", rows=rows, live=directory.businesses)
+
+
+async def business_page(
+    request: web.Request, document: str | None = None, errors: list[str] | None = None, status: int = 200
+) -> web.StreamResponse:
+    """One profile as YAML (editable by editors), its hours as the server reads them, and any problems."""
+    require(request, "viewer")
+    console, name = request.app[CONSOLE], request.match_info["name"]
+    stored = await profile_store.documents(console.db)
+    if name not in stored:
+        raise web.HTTPNotFound(text=f"no business profile named {name!r}")
+    business = console.state.directory.businesses.get(name)
+    hours = [(day.title(), say_spans(business.hours.weekly[day])) for day in WEEKDAYS] if business else []
+    return render(
+        request,
+        "business.html",
+        status=status,
+        profile=name,
+        document=stored[name] if document is None else document,
+        errors=errors or [],
+        hours=hours,
+        saved=request.query.get("saved"),
+    )
+
+
+async def save_business(request: web.Request) -> web.StreamResponse:
+    """Validate and store an edited profile (editors): the next call on every server uses it; audited with
+    the text before and after."""
+    login = require(request, "editor")
+    console, name = request.app[CONSOLE], request.match_info["name"]
+    form = await request.post()
+    document = str(form.get("document", "")).replace("\r\n", "\n")
+    stored = await profile_store.documents(console.db)
+    if name not in stored:
+        raise web.HTTPNotFound(text=f"no business profile named {name!r}")
+    settings = console.state.settings
+    try:
+        await asyncio.to_thread(
+            profile_store.check, stored, {name: document}, settings.prompts_dir, settings.business
+        )
+    except ProfileError as exc:
+        return await business_page(request, document, str(exc).splitlines(), status=422)
+    if document == stored[name]:
+        raise web.HTTPFound(f"{PREFIX}/businesses/{name}")
+    revision = await profile_store.save(console.db, {name: document}, by=login.name)
+    await queries.audit(
+        console.db, login.name, "profile_edit", f"business:{name}",
+        revision=revision, before=stored[name], after=document,
+    )  # fmt: skip
+    log.info("console_profile_saved", operator=login.name, business=name, revision=revision)
+    raise web.HTTPFound(f"{PREFIX}/businesses/{name}?saved={revision}")
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Register the business profile pages."""
+    router.add_get(f"{PREFIX}/businesses", businesses_page)
+    router.add_get(f"{PREFIX}/businesses/{{name}}", business_page)
+    router.add_post(f"{PREFIX}/businesses/{{name}}", save_business)

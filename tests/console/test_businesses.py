@@ -1,0 +1,81 @@
+"""The console's business profile pages: editors change a profile (validated, audited, live for the next
+call); viewers read it with numbers masked."""
+
+from __future__ import annotations
+
+import html
+
+import aiohttp
+import pytest
+
+from agent.console import queries
+from agent.dialog import profile_store
+from agent.server import STATE
+from tests.console.conftest import Seeded, csrf_of, log_in
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the store runs on both elsewhere
+SATURDAY = 'saturday: "9:00-13:00"'
+
+
+async def profile_page(http: aiohttp.ClientSession, console: Seeded) -> str:
+    async with http.get(console.url("/console/businesses/example")) as r:
+        assert r.status == 200
+        return await r.text()
+
+
+def textarea(page: str) -> str:
+    start = page.index('<textarea name="document" id="document"')
+    body = page[page.index(">", start) + 1 : page.index("</textarea>", start)]
+    return html.unescape(body)
+
+
+async def test_an_editor_changes_saturdays_hours_and_the_server_uses_them(
+    console: Seeded, http: aiohttp.ClientSession
+) -> None:
+    """The edited YAML is saved at a new revision, the page shows the new hours in use after the next
+    call's check, and the audit log holds the text before and after."""
+    assert await log_in(http, console, "editor") == 200
+    page = await profile_page(http, console)
+    assert "Saturday" in page and "from 9 AM to 1 PM" in page
+    document = textarea(page).replace(SATURDAY, 'saturday: "10:00-14:00"')
+    form = {"csrf": csrf_of(page), "document": document}
+    async with http.post(console.url("/console/businesses/example"), data=form) as r:
+        assert r.status == 200 and "Saved as revision 2" in await r.text()
+    state = console.server.app[STATE]
+    await state.refresh_profiles()  # what the next call's webhook does first
+    assert "from 10 AM to 2 PM" in await profile_page(http, console)
+    (entry,) = [e for e in await queries.audit_log(console.db) if e.action == "profile_edit"]
+    assert entry.operator == "editor" and entry.target == "business:example"
+    assert SATURDAY in entry.detail["before"] and '"10:00-14:00"' in entry.detail["after"]
+
+
+async def test_an_invalid_profile_is_refused_with_the_reason_and_nothing_changes(
+    console: Seeded, http: aiohttp.ClientSession
+) -> None:
+    """Closing before opening is shown next to the form (422), the text kept for fixing, nothing saved."""
+    assert await log_in(http, console, "editor") == 200
+    page = await profile_page(http, console)
+    bad = textarea(page).replace(SATURDAY, 'saturday: "13:00-9:00"')
+    async with http.post(
+        console.url("/console/businesses/example"), data={"csrf": csrf_of(page), "document": bad}
+    ) as r:
+        shown = await r.text()
+        assert r.status == 422 and 'id="profile-errors"' in shown and "saturday" in shown
+    assert textarea(shown) == bad
+    assert await profile_store.revision(console.db) == 1
+
+
+async def test_a_viewer_reads_the_profile_with_numbers_masked_and_cannot_save(
+    console: Seeded, http: aiohttp.ClientSession
+) -> None:
+    """No form for a viewer, staff numbers masked in the YAML shown, and a forged save is refused."""
+    assert await log_in(http, console, "viewer") == 200
+    page = await profile_page(http, console)
+    assert "<textarea" not in page and "saturday" in page
+    stored = (await profile_store.documents(console.db))["example"]
+    assert "+15550100010" in stored and "+15550100010" not in page
+    form = {"csrf": csrf_of(page), "document": stored.replace(SATURDAY, 'saturday: "10:00-14:00"')}
+    async with http.post(console.url("/console/businesses/example"), data=form) as r:
+        assert r.status == 403
+    async with http.get(console.url("/console/businesses")) as r:
+        assert r.status == 200 and 'href="/console/businesses/example"' in await r.text()
