@@ -36,6 +36,8 @@ from agent.telephony.security import (
     public_url,
 )
 from agent.telephony.twiml import connect_stream, hang_up, refuse
+from agent.voice.catalog import Voices, add_choices
+from agent.voice.store import voice_store
 
 log = structlog.get_logger(__name__)
 POLICY_VIOLATION = 1008
@@ -61,6 +63,11 @@ class AppState:
     profiles_revision: int = -1  # the database revision `directory` was built at (-1: from the files)
     profiles_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def _route_voices(self, voices: Voices, routed: dict[str, str]) -> None:
+        """The console's voice per number over VOICES_BY_NUMBER, each voice loaded (blocking)."""
+        add_choices(voices, sorted(set(routed.values())), self.settings, voice_store(self.settings))
+        voices.by_number = {**self.settings.voice_map, **routed}
+
     async def refresh_profiles(self) -> None:
         """Before a call: if a profile changed in the database since the directory was built, rebuild it
         (validated, its phrases embedded, in worker threads); calls in progress keep theirs."""
@@ -76,6 +83,7 @@ class AppState:
                 )
                 if self.models is not None:
                     await asyncio.to_thread(warm_understanding, loaded.directory, self.models.encoder)
+                    await asyncio.to_thread(self._route_voices, self.models.voices, loaded.voices)
                 self.directory, self.profiles_revision = loaded.directory, loaded.revision
                 log.info(
                     "profiles_loaded",

@@ -93,6 +93,7 @@ def settings(tmp_path: Path, prompts_dir: Path) -> Settings:
         twilio_auth_token=AUTH_TOKEN,
         data_dir=tmp_path / "data",
         prompts_dir=prompts_dir,
+        voices_dir=tmp_path / "voices",
     )
 
 
@@ -179,3 +180,13 @@ def objects(endpoint: str, bucket: str) -> dict[str, int]:
 
     listed = boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket)
     return {o["Key"]: o["Size"] for o in listed.get("Contents", [])}
+
+
+@pytest.fixture
+def clips(tmp_path: Path) -> dict[str, Path]:
+    """Two reference clips and a consent recording (contents don't matter to the store)."""
+    out = {}
+    for name in ("a.wav", "b.WAV", "said.wav"):
+        out[name] = tmp_path / name
+        out[name].write_bytes(name.encode())
+    return out

@@ -180,7 +180,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def mount_console(app: web.Application, state: ServerState) -> None:
     """Add the console's routes and its login guard to the server's app."""
-    from agent.console import businesses, calls, pages, voices
+    from agent.console import businesses, calls, numbers, pages, voices
 
     app[CONSOLE] = Console(state, templates())
     app.middlewares.append(guard)
@@ -188,3 +188,4 @@ def mount_console(app: web.Application, state: ServerState) -> None:
     calls.add_routes(app.router)
     voices.add_routes(app.router)
     businesses.add_routes(app.router)
+    numbers.add_routes(app.router)

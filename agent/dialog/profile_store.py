@@ -16,9 +16,10 @@ from pathlib import Path
 
 import structlog
 from sqlalchemy import Integer, String, Text, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agent.dialog.business import Directory, ProfileError, directory_of, read_persona
+from agent.dialog.business import Directory, directory_of, read_persona
 from agent.records.db import Database
 from agent.records.models import Base, UTCDateTime
 
@@ -37,12 +38,36 @@ class BusinessProfile(Base):
     updated_by: Mapped[str] = mapped_column(String(128))
 
 
+class PhoneNumber(Base):
+    """A called number's routing set in the console: the business that answers it and the voice that
+    speaks ("" for either: the profile's `numbers` and VOICES_BY_NUMBER/VOICE_DEFAULT decide)."""
+
+    __tablename__ = "phone_numbers"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    business: Mapped[str] = mapped_column(String(64))
+    voice: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the console set for one called number."""
+
+    business: str
+    voice: str
+
+
 @dataclass(frozen=True)
 class Loaded:
-    """The directory built from the database, and the revision it was built at."""
+    """The directory built from the database (the console's number routes applied), the voice per number
+    the console set, and the revision it was all read at."""
 
     directory: Directory
     revision: int
+    voices: dict[str, str]
 
 
 async def documents(db: Database) -> dict[str, str]:
@@ -59,17 +84,48 @@ async def rows(db: Database) -> list[BusinessProfile]:
 
 
 async def revision(db: Database) -> int:
-    """The newest revision of any profile (0 when there are none): one cheap query, run before each call."""
+    """The newest revision of any profile or number route (0 when there are none): one cheap query, run
+    before each call."""
     async with db.sessions() as session:
-        return int(await session.scalar(select(func.coalesce(func.max(BusinessProfile.revision), 0))) or 0)
+        return await _newest(session)
+
+
+async def _newest(session: AsyncSession) -> int:
+    profiles = select(func.coalesce(func.max(BusinessProfile.revision), 0)).scalar_subquery()
+    numbers = select(func.coalesce(func.max(PhoneNumber.revision), 0)).scalar_subquery()
+    found = (await session.execute(select(profiles, numbers))).one()
+    return int(max(found[0] or 0, found[1] or 0))
+
+
+async def routes(db: Database) -> dict[str, Route]:
+    """Every called number the console routed, with its business and voice."""
+    async with db.sessions() as session:
+        rows = await session.scalars(select(PhoneNumber).order_by(PhoneNumber.number))
+        return {r.number: Route(r.business, r.voice) for r in rows}
+
+
+async def save_route(db: Database, number: str, route: Route, by: str) -> int:
+    """Set a called number's business and voice ("" for the defaults) at the next revision; return it."""
+    async with db.sessions.begin() as session:
+        number_revision = await _newest(session) + 1
+        now = dt.datetime.now(dt.UTC)
+        row = await session.get(PhoneNumber, number)
+        if row is None:
+            row = PhoneNumber(number=number, business=route.business, voice=route.voice,
+                              revision=number_revision, updated_at=now, updated_by=by)  # fmt: skip
+            session.add(row)
+        else:
+            row.business, row.voice, row.revision = route.business, route.voice, number_revision
+            row.updated_at, row.updated_by = now, by
+    log.info("number_routed", number_tail=number[-4:], business=route.business, voice=route.voice, by=by)
+    return number_revision
 
 
 async def save(db: Database, changes: dict[str, str], by: str) -> int:
     """Store these profiles' YAML texts (added or replaced) at the next revision; return it. The caller
     has validated them (`check`)."""
     async with db.sessions.begin() as session:
-        current = await session.scalar(select(func.coalesce(func.max(BusinessProfile.revision), 0)))
-        number = int(current or 0) + 1
+        number = await _newest(session) + 1
         now = dt.datetime.now(dt.UTC)
         for name, text in changes.items():
             row = await session.get(BusinessProfile, name)
@@ -106,7 +162,14 @@ async def load(db: Database, prompts_dir: Path, default: str) -> Loaded:
     ProfileError if invalid."""
     at = await revision(db)
     stored = await documents(db)
-    return Loaded(await asyncio.to_thread(check, stored, {}, prompts_dir, default), at)
+    directory = await asyncio.to_thread(check, stored, {}, prompts_dir, default)
+    routed = await routes(db)
+    for number, route in routed.items():
+        if route.business in directory.businesses:
+            directory.by_number[number] = route.business
+        elif route.business:
+            log.warning("number_routed_to_no_profile", number_tail=number[-4:], business=route.business)
+    return Loaded(directory, at, {n: r.voice for n, r in routed.items() if r.voice})
 
 
 def differing_files(stored: dict[str, str], prompts_dir: Path) -> list[str]:
@@ -116,16 +179,3 @@ def differing_files(stored: dict[str, str], prompts_dir: Path) -> list[str]:
         for path in sorted((prompts_dir / "businesses").glob("*.yaml"))
         if stored.get(path.stem) != path.read_text()
     ]
-
-
-__all__ = [
-    "BusinessProfile",
-    "Loaded",
-    "ProfileError",
-    "check",
-    "documents",
-    "load",
-    "revision",
-    "save",
-    "seed",
-]

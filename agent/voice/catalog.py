@@ -14,7 +14,7 @@ from piper import PiperVoice
 from agent.config import EMBEDDED, Settings
 from agent.voice.piper import PiperTTSService
 from agent.voice.pool import XttsPool
-from agent.voice.store import VoiceError, voice_store
+from agent.voice.store import VoiceError, VoiceStore, voice_store
 from agent.voice.xtts import Latents, load_xtts
 from agent.voice.xtts_service import ClonedVoice, XttsTTSService
 
@@ -55,22 +55,13 @@ def load_pool(model_dir: Path, replicas: int) -> XttsPool:
     return XttsPool([load_xtts(model_dir) for _ in range(max(1, replicas))])
 
 
-def load_voices(settings: Settings) -> Voices:
-    """Load the XTTS pool and the latents of every configured cloned voice (blocking).
-
-    A voice that cannot be used (missing, no latents, no model, model fails to load) is kept with the
-    reason, and its calls speak in the stock voice.
-    """
-    voices = Voices(default=settings.voice_default, by_number=settings.voice_map)
-    names = sorted({settings.voice_default, *voices.by_number.values()} - {EMBEDDED})
-    store = voice_store(settings)
-    try:
-        store.sync()  # the voices other servers added to shared storage
-    except Exception as exc:
-        log.warning("voices_not_synced", error=str(exc))
+def add_choices(voices: Voices, names: list[str], settings: Settings, store: VoiceStore) -> None:
+    """Load each named voice into `voices.choices` (the XTTS pool too, the first time a cloned voice needs
+    it); one that cannot be used is kept with the reason, and its calls speak in the stock voice. Blocking."""
     pool_error: str | None = None
-    t0 = time.perf_counter()
     for name in names:
+        if name == EMBEDDED or name in voices.choices:
+            continue
         try:
             voice = store.get(name)
         except VoiceError as exc:
@@ -96,6 +87,23 @@ def load_voices(settings: Settings) -> Voices:
             voices.choices[name] = VoiceChoice(name, fallback_reason=f"latents unreadable: {exc}")
             continue
         voices.choices[name] = VoiceChoice(name, ClonedVoice(name, voice.languages, latents, voices.pool))
+
+
+def load_voices(settings: Settings) -> Voices:
+    """Load the XTTS pool and the latents of every configured cloned voice (blocking).
+
+    A voice that cannot be used (missing, no latents, no model, model fails to load) is kept with the
+    reason, and its calls speak in the stock voice.
+    """
+    voices = Voices(default=settings.voice_default, by_number=settings.voice_map)
+    names = sorted({settings.voice_default, *voices.by_number.values()} - {EMBEDDED})
+    store = voice_store(settings)
+    try:
+        store.sync()  # the voices other servers added to shared storage
+    except Exception as exc:
+        log.warning("voices_not_synced", error=str(exc))
+    t0 = time.perf_counter()
+    add_choices(voices, names, settings, store)
     for choice in voices.choices.values():
         if choice.fallback_reason:
             log.warning("voice_unavailable", voice=choice.name, reason=choice.fallback_reason)

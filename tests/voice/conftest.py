@@ -39,13 +39,3 @@ def tiny_latents(tiny_xtts: Any) -> Any:
     from agent.voice.xtts import compute_latents
 
     return compute_latents(tiny_xtts, [(reference_clip(), 16000)])
-
-
-@pytest.fixture
-def clips(tmp_path: Path) -> dict[str, Path]:
-    """Two reference clips and a consent recording (contents don't matter to the store)."""
-    out = {}
-    for name in ("a.wav", "b.WAV", "said.wav"):
-        out[name] = tmp_path / name
-        out[name].write_bytes(name.encode())
-    return out
