@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import re
+from typing import Any
 
 import structlog
 from aiohttp import web
 
 from agent.console import queries
-from agent.console.app import CONSOLE, PREFIX, render, require
+from agent.console.app import CONSOLE, PREFIX, ServerState, render, require
 from agent.dialog import profile_store
 from agent.dialog.business import ProfileError
 from agent.dialog.hours import WEEKDAYS, say_spans
@@ -75,8 +79,55 @@ async def save_business(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"{PREFIX}/businesses/{name}?saved={revision}")
 
 
+MAX_TRY_LINES = 20
+
+
+def _try(state: ServerState, name: str, document: str, lines: list[str], at: str) -> list[dict[str, Any]]:
+    """Run the caller's lines through the dialog engine (as `agent chat`) on the unsaved `document`
+    (blocking); ProfileError if it is not valid."""
+    from agent.dialog.chat import clock_at, model_replier, run_chat
+    from agent.dialog.router import Router
+
+    settings = state.settings
+    stored = {name: document}
+    directory = profile_store.check({}, stored, settings.prompts_dir, name)
+    business = directory.businesses[name]
+    models = state.models
+    encoder = models.encoder if models is not None else None
+    router = Router(business, clock=clock_at(business, at or None), encoder=encoder,
+                    defer_unsure=settings.uses_endpoint)  # fmt: skip
+    replier = model_replier(settings, business, models.llm if models is not None else None)
+    out = io.StringIO()
+    run_chat(router, lines, out, replier)
+    replies = [json.loads(line) for line in out.getvalue().splitlines()]
+    return [{"caller": said, **reply} for said, reply in zip(lines, replies, strict=False)]
+
+
+async def try_business(request: web.Request) -> web.StreamResponse:
+    """The try-it box: the caller's lines answered by the same dialog engine as a call, on the profile as
+    edited in the form (not yet saved, so callers don't hear it). JSON: each turn's reply, intent, action."""
+    require(request, "viewer")
+    console, name = request.app[CONSOLE], request.match_info["name"]
+    form = await request.post()
+    document = str(form.get("document", "")).replace("\r\n", "\n")
+    lines = [line.strip() for line in str(form.get("lines", "")).splitlines() if line.strip()]
+    if not lines or len(lines) > MAX_TRY_LINES:
+        return web.json_response({"errors": [f"say 1 to {MAX_TRY_LINES} lines"]}, status=422)
+    if not re.fullmatch(r"[a-z0-9_-]{1,64}", name):
+        raise web.HTTPNotFound()
+    at = str(form.get("at", ""))
+    try:
+        turns = await asyncio.to_thread(_try, console.state, name, document, lines, at)
+    except ProfileError as exc:
+        return web.json_response({"errors": str(exc).splitlines()}, status=422)
+    except ValueError as exc:
+        return web.json_response({"errors": [f"at: {exc}"]}, status=422)
+    return web.json_response({"turns": turns})
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     """Register the business profile pages."""
     router.add_get(f"{PREFIX}/businesses", businesses_page)
     router.add_get(f"{PREFIX}/businesses/{{name}}", business_page)
     router.add_post(f"{PREFIX}/businesses/{{name}}", save_business)
+    router.add_post(f"{PREFIX}/businesses/{{name}}/try", try_business)

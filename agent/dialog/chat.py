@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
@@ -14,6 +14,9 @@ from agent.dialog.actions import EndCall, Reply, TakeMessage, Transfer
 from agent.dialog.business import Business
 from agent.dialog.grounded import SentenceGate
 from agent.dialog.router import Router
+
+if TYPE_CHECKING:
+    from agent.dialog.llm import LocalChatEngine
 
 log = structlog.get_logger(__name__)
 LOST_REPLY = (
@@ -50,8 +53,11 @@ def grounded(facts: str, reply: str) -> str:
     return "".join([*gate.feed(reply), *gate.finish()]).strip()
 
 
-def model_replier(settings: Settings, business: Business) -> Callable[[list[dict[str, str]]], str]:
-    """The configured free-reply model (an OpenAI-compatible endpoint, or the embedded one), grounded."""
+def model_replier(
+    settings: Settings, business: Business, engine: LocalChatEngine | None = None
+) -> Callable[[list[dict[str, str]]], str]:
+    """The configured free-reply model (an OpenAI-compatible endpoint, or the embedded one: `engine` if
+    already loaded), grounded."""
     system = {"role": "system", "content": business.system_prompt}
     if settings.uses_endpoint:
         import httpx
@@ -84,7 +90,7 @@ def model_replier(settings: Settings, business: Business) -> Callable[[list[dict
 
     from agent.dialog.llm import load_local_engine
 
-    engine = load_local_engine(settings)
+    engine = engine or load_local_engine(settings)
 
     def local(history: list[dict[str, str]]) -> str:
         text = "".join(engine.stream([system, *history], settings.llm_max_tokens, threading.Event()))

@@ -79,3 +79,26 @@ async def test_a_viewer_reads_the_profile_with_numbers_masked_and_cannot_save(
         assert r.status == 403
     async with http.get(console.url("/console/businesses")) as r:
         assert r.status == 200 and 'href="/console/businesses/example"' in await r.text()
+
+
+async def test_the_try_box_answers_from_the_edited_profile_without_saving_it(
+    console: Seeded, http: aiohttp.ClientSession
+) -> None:
+    """Lines tried against the text in the form get the new hours from the same dialog engine as a call;
+    the stored profile, and so every caller, still has the old ones; an invalid text gets its problems."""
+    assert await log_in(http, console, "editor") == 200
+    page = await profile_page(http, console)
+    draft = textarea(page).replace(SATURDAY, 'saturday: "10:00-14:00"')
+    form = {"csrf": csrf_of(page), "document": draft, "lines": "Are you open on Saturday?\nThanks, bye!"}
+    async with http.post(console.url("/console/businesses/example/try"), data=form) as r:
+        assert r.status == 200
+        turns = (await r.json())["turns"]
+    assert [t["caller"] for t in turns] == ["Are you open on Saturday?", "Thanks, bye!"]
+    assert turns[0]["intent"].startswith("hours") and "10 AM" in turns[0]["reply"], turns[0]
+    assert turns[1]["action"] == {"type": "end_call"}
+    assert await profile_store.revision(console.db) == 1
+    bad = {**form, "document": draft.replace('"10:00-14:00"', '"14:00-10:00"')}
+    async with http.post(console.url("/console/businesses/example/try"), data=bad) as r:
+        assert r.status == 422 and any("saturday" in e for e in (await r.json())["errors"])
+    async with http.post(console.url("/console/businesses/example/try"), data={**form, "csrf": "x"}) as r:
+        assert r.status == 403
