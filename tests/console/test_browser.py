@@ -128,3 +128,75 @@ async def test_an_operator_finds_a_simulated_call_hears_it_and_handles_its_messa
     assert start > 1 and abs(position - start) < 1.0, seen["seek"]  # clicking a turn seeks the player
     assert "handled by editor" in str(seen["handled"])
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def drive_profile_edit(base: str, screenshot: Path) -> dict[str, str]:
+    """As an editor: change Saturday's hours in the profile form, try the question in the try-it box, then
+    save; return what the box answered and what the page said (blocking)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2400"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    seen: dict[str, str] = {}
+    try:
+        wait = WebDriverWait(driver, 30)
+        driver.get(f"{base}/console/login")
+        driver.find_element(By.ID, "name").send_keys("editor")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "login").click()
+        wait.until(lambda d: "/console/login" not in d.current_url)
+        driver.get(f"{base}/console/businesses")
+        driver.find_element(By.CSS_SELECTOR, 'a[href="/console/businesses/example"]').click()
+        wait.until(lambda d: d.find_elements(By.ID, "document"))
+        seen["hours_before"] = driver.find_element(By.ID, "hours").text
+        box = driver.find_element(By.ID, "document")
+        edited = str(box.get_property("value")).replace('saturday: "9:00-13:00"', 'saturday: "10:00-14:00"')
+        driver.execute_script("arguments[0].value = arguments[1]", box, edited)
+        driver.find_element(By.ID, "try-lines").send_keys("Are you open on Saturday?")
+        driver.find_element(By.ID, "try-button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".try-reply"))
+        seen["tried"] = driver.find_element(By.CSS_SELECTOR, ".try-reply").text
+        driver.find_element(By.ID, "save").click()
+        wait.until(lambda d: d.find_elements(By.ID, "saved"))
+        seen["saved"] = driver.find_element(By.ID, "saved").text
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(screenshot))
+    finally:
+        driver.quit()
+    return seen
+
+
+async def test_an_editor_changes_saturdays_hours_tries_them_saves_and_the_next_caller_hears_them(
+    settings: Settings, models: Models, speech_dir: Path
+) -> None:
+    """In Chromium: the profile form edited, the try-it box answers with the new hours before anything is
+    saved, saving publishes them, and a simulated call asking when they open on Saturday hears 10 AM;
+    the audit log holds the change."""
+    from structlog.testing import capture_logs
+
+    from agent.console.queries import audit_log
+
+    srv = await serve(settings, models)
+    try:
+        db = srv.app[STATE].calllog.db
+        await add_operator(db, "editor", "editor", PASSWORD)
+        shot = ARTIFACTS / "console-business-page.png"
+        seen = await asyncio.to_thread(drive_profile_edit, settings.public_base_url, shot)
+        with capture_logs() as logs:
+            await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "hours.wav")])
+            await wait_idle(srv)
+        audited = [e for e in await audit_log(db) if e.action == "profile_edit"]
+    finally:
+        await srv.close()
+    assert "Saturday from 9 AM to 1 PM" in seen["hours_before"], seen
+    assert "10 AM" in seen["tried"] and "hours" in seen["tried"], seen
+    assert "Saved as revision 2" in seen["saved"], seen
+    reply = next(e for e in logs if e["event"] == "agent_reply" and e["intent"].startswith("hours"))
+    assert "10 AM" in reply["text"], reply
+    assert len(audited) == 1 and audited[0].operator == "editor"

@@ -8,18 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
 from agent.cli import build_parser
 from agent.config import Settings
 from agent.dialog import profile_cli, profile_store
 from agent.dialog.business import ProfileError
-from agent.models import Models
 from agent.records.db import Database, open_database
-from agent.server import STATE
-from agent.simulate import place_call
-from tests.calls.test_receptionist_calls import serve, wait_idle
-from tests.conftest import AUTH_TOKEN
 
 SATURDAY = 'saturday: "9:00-13:00"'
 
@@ -87,27 +81,3 @@ def test_businesses_export_then_import_round_trips_and_refuses_an_invalid_file(
     assert status == 1 and "invalid YAML" in capsys.readouterr().err
     status, listed = cli(settings, "list")
     assert status == 0 and "revision 2" in listed and "agent businesses import" in listed
-
-
-async def test_a_changed_profile_answers_the_next_call_without_a_restart(
-    settings: Settings, models: Models, speech_dir: Path
-) -> None:
-    """Saturday's hours changed in the database while the server runs: the next caller asking when they
-    open on Saturday hears the new hours; the directory a call began with is not touched."""
-    srv = await serve(settings, models)
-    try:
-        state = srv.app[STATE]
-        before = state.directory
-        edited = example(settings.prompts_dir).replace(SATURDAY, 'saturday: "10:00-14:00"')
-        await profile_store.save(state.calllog.db, {"example": edited}, by="test")
-        with capture_logs() as logs:
-            await place_call(settings.public_base_url, AUTH_TOKEN, [str(speech_dir / "hours.wav")])
-            await wait_idle(srv)
-    finally:
-        await srv.close()
-    replies = [e for e in logs if e["event"] == "agent_reply"]
-    reply = next((e for e in replies if e["intent"].startswith("hours")), None)
-    assert reply is not None, replies
-    assert "10" in reply["text"] and "9" not in reply["text"], reply["text"]
-    assert state.directory is not before and "9:00" not in str(state.directory.businesses["example"].hours)
-    assert before.businesses["example"].hours != state.directory.businesses["example"].hours
