@@ -16,6 +16,7 @@ from agent.console.app import CONSOLE, PREFIX, render, require
 from agent.console.csrf import MULTIPART
 from agent.voice.consent import STATEMENT
 from agent.voice.store import VoiceError, VoiceStore, voice_store
+from agent.voice.transcode import TranscodeError, to_wav
 
 if TYPE_CHECKING:
     from TTS.tts.models.xtts import Xtts
@@ -52,7 +53,8 @@ async def voices_page(
 async def _save_part(part: BodyPartReader, folder: Path, index: int) -> Path:
     """Stream an uploaded file into `folder` (a safe name of our own, keeping the extension)."""
     suffix = Path(part.filename or "").suffix.lower()
-    path = folder / f"{part.name}-{index}{suffix if suffix in ('.wav', '.flac', '.mp3', '.ogg') else '.wav'}"
+    known = (".wav", ".flac", ".mp3", ".ogg", ".webm", ".m4a")
+    path = folder / f"{part.name}-{index}{suffix if suffix in known else '.wav'}"
     size = 0
     fh = await asyncio.to_thread(path.open, "wb")
     try:
@@ -63,7 +65,10 @@ async def _save_part(part: BodyPartReader, folder: Path, index: int) -> Path:
             await asyncio.to_thread(fh.write, chunk)
     finally:
         await asyncio.to_thread(fh.close)
-    return path
+    try:
+        return await asyncio.to_thread(to_wav, path)  # a browser's recording (WebM/Opus) as a WAV
+    except TranscodeError:
+        return path  # the clip checks refuse it with their own reason
 
 
 async def _read_form(reader: MultipartReader, folder: Path) -> tuple[dict[str, str], list[Path], Path | None]:

