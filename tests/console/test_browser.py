@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,13 +16,12 @@ from agent.server import STATE
 from agent.simulate import place_call
 from tests.calls.test_receptionist_calls import serve, wait_idle
 from tests.conftest import AUTH_TOKEN, REPO, unavailable
+from tests.console.browser import CHROMIUM, DRIVER, log_in_as, open_chromium
 from tests.console.conftest import PASSWORD
 from tests.fake_openai import FakeChatEndpoint
 
 pytestmark = pytest.mark.models
 ARTIFACTS = REPO / ".agent" / "artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 try:
     import selenium  # noqa: F401
@@ -53,16 +51,10 @@ def browser() -> None:
 
 def drive_browser(base: str, call_sid: str, screenshot: Path) -> dict[str, object]:
     """Log in, open the call, wait for its audio, screenshot it, then mark its message handled (blocking)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2400"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    driver = open_chromium()
     seen: dict[str, object] = {}
     try:
         wait = WebDriverWait(driver, 30)
@@ -133,24 +125,14 @@ async def test_an_operator_finds_a_simulated_call_hears_it_and_handles_its_messa
 def drive_profile_edit(base: str, screenshot: Path) -> dict[str, str]:
     """As an editor: change Saturday's hours in the profile form, try the question in the try-it box, then
     save; return what the box answered and what the page said (blocking)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2400"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    driver = open_chromium()
     seen: dict[str, str] = {}
     try:
         wait = WebDriverWait(driver, 30)
-        driver.get(f"{base}/console/login")
-        driver.find_element(By.ID, "name").send_keys("editor")
-        driver.find_element(By.ID, "password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "login").click()
-        wait.until(lambda d: "/console/login" not in d.current_url)
+        log_in_as(driver, base, "editor", wait)
         driver.get(f"{base}/console/businesses")
         driver.find_element(By.CSS_SELECTOR, 'a[href="/console/businesses/example"]').click()
         wait.until(lambda d: d.find_elements(By.ID, "document"))

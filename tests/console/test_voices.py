@@ -119,30 +119,20 @@ def record_consent_in_chromium(base: str, samples: Samples, fake_mic: Path) -> d
     reference clips, record the consent statement with the page's Record button, listen back, submit
     (blocking). Returns what the page showed."""
     import soundfile as sf
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.console.test_browser import CHROMIUM, DRIVER
+    from tests.console.browser import log_in_as, open_chromium
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2400",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    driver = open_chromium(
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={fake_mic}",
-    ):  # fmt: skip
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    )
     seen: dict[str, str] = {}
     try:
         wait = WebDriverWait(driver, 120)
-        driver.get(f"{base}/console/login")
-        driver.find_element(By.ID, "name").send_keys("editor")
-        driver.find_element(By.ID, "password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "login").click()
-        wait.until(lambda d: "/console/login" not in d.current_url)
+        log_in_as(driver, base, "editor", wait)
         driver.get(f"{base}/console/voices")
         for field, value in (("name", "jane"), ("speaker", SPEAKER), ("business", BUSINESS)):
             driver.find_element(By.NAME, field).send_keys(value)
