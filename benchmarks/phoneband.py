@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -218,7 +219,7 @@ class Synthesizer:
         if not path.exists():
             pcm, rate = self._synthesize(voice, text)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")  # parallel test workers may write it at once
             with wave.open(str(tmp), "wb") as wav:
                 wav.setnchannels(1)
                 wav.setsampwidth(2)
