@@ -13,6 +13,7 @@ from aiohttp import web
 
 from agent.console import queries
 from agent.console.app import CONSOLE, PREFIX, ServerState, render, require
+from agent.console.hours_form import apply_form, field_errors, form_of
 from agent.dialog import profile_store
 from agent.dialog.business import ProfileError
 from agent.dialog.hours import WEEKDAYS, say_spans
@@ -29,7 +30,11 @@ async def businesses_page(request: web.Request) -> web.StreamResponse:
 
 
 async def business_page(
-    request: web.Request, document: str | None = None, errors: list[str] | None = None, status: int = 200
+    request: web.Request,
+    document: str | None = None,
+    errors: list[str] | None = None,
+    status: int = 200,
+    hours_errors: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     """One profile as YAML (editable by editors), its hours as the server reads them, and any problems."""
     require(request, "viewer")
@@ -47,6 +52,9 @@ async def business_page(
         document=stored[name] if document is None else document,
         errors=errors or [],
         hours=hours,
+        form=form_of(stored[name] if document is None else document),
+        weekdays=WEEKDAYS,
+        hours_errors=hours_errors or {},
         saved=request.query.get("saved"),
     )
 
@@ -57,17 +65,24 @@ async def save_business(request: web.Request) -> web.StreamResponse:
     login = require(request, "editor")
     console, name = request.app[CONSOLE], request.match_info["name"]
     form = await request.post()
-    document = str(form.get("document", "")).replace("\r\n", "\n")
     stored = await profile_store.documents(console.db)
     if name not in stored:
         raise web.HTTPNotFound(text=f"no business profile named {name!r}")
+    if request.match_info.get("part") == "hours":
+        fields = {k: str(v) for k, v in form.items()}
+        document, problems = await asyncio.to_thread(apply_form, stored[name], fields)
+        if problems:
+            return await business_page(request, None, list(problems.values()), 422, problems)
+    else:
+        document = str(form.get("document", "")).replace("\r\n", "\n")
     settings = console.state.settings
     try:
         await asyncio.to_thread(
             profile_store.check, stored, {name: document}, settings.prompts_dir, settings.business
         )
     except ProfileError as exc:
-        return await business_page(request, document, str(exc).splitlines(), status=422)
+        messages = str(exc).splitlines()
+        return await business_page(request, document, messages, 422, field_errors(messages, document))
     if document == stored[name]:
         raise web.HTTPFound(f"{PREFIX}/businesses/{name}")
     revision = await profile_store.save(console.db, {name: document}, by=login.name)
@@ -130,4 +145,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/businesses", businesses_page)
     router.add_get(f"{PREFIX}/businesses/{{name}}", business_page)
     router.add_post(f"{PREFIX}/businesses/{{name}}", save_business)
+    router.add_post(f"{PREFIX}/businesses/{{name}}/{{part:hours}}", save_business)
     router.add_post(f"{PREFIX}/businesses/{{name}}/try", try_business)

@@ -3,10 +3,13 @@ call); viewers read it with numbers masked."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import re
 
 import aiohttp
 import pytest
+import yaml
 
 from agent.console import queries
 from agent.dialog import profile_store
@@ -102,3 +105,44 @@ async def test_the_try_box_answers_from_the_edited_profile_without_saving_it(
         assert r.status == 422 and any("saturday" in e for e in (await r.json())["errors"])
     async with http.post(console.url("/console/businesses/example/try"), data={**form, "csrf": "x"}) as r:
         assert r.status == 403
+
+
+def hours_fields(page: str) -> dict[str, str]:
+    """Every input of the hours form with its value, as a browser would submit it (checkboxes unticked)."""
+    form = page[page.index('id="hours-form"') : page.index("</form>", page.index('id="hours-form"'))]
+    fields = {}
+    for tag in re.findall(r"<input [^>]*>", form):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name and 'type="checkbox"' not in tag:
+            fields[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    return fields
+
+
+async def test_the_hours_form_changes_a_weekday_and_adds_a_holiday_with_errors_beside_fields(
+    console: Seeded, http: aiohttp.ClientSession
+) -> None:
+    """Saturday typed as 10:00-14:00 and a new dated row with no hours (a holiday) are saved into the
+    profile; a closing time before opening is shown next to Saturday's field and nothing is saved."""
+    assert await log_in(http, console, "editor") == 200
+    page = await profile_page(http, console)
+    fields = hours_fields(page)
+    assert fields["hours.saturday"] == "9:00-13:00" and fields["hours.sunday"] == "closed"
+    empty = max(int(k.split(".")[1]) for k in fields if k.startswith("special."))
+    assert fields[f"special.{empty}.date"] == ""
+    bad = {**fields, "hours.saturday": "13:00-9:00"}
+    async with http.post(console.url("/console/businesses/example/hours"), data=bad) as r:
+        shown = await r.text()
+        assert r.status == 422
+    row = shown[shown.index('id="hours-saturday"') : shown.index("</tr>", shown.index('id="hours-saturday"'))]
+    assert 'class="error field-error">' in row and "13:00-9:00" in row and "</td>" in row
+    assert re.search(r'field-error">[^<]+</td>', row), row
+    assert await profile_store.revision(console.db) == 1
+    good = {**fields, "hours.saturday": "10:00-14:00", f"special.{empty}.date": "2026-07-04"}
+    good[f"special.{empty}.name"] = "Independence Day"
+    async with http.post(console.url("/console/businesses/example/hours"), data=good) as r:
+        assert r.status == 200 and "Saved as revision 2" in await r.text()
+    stored = yaml.safe_load((await profile_store.documents(console.db))["example"])
+    assert stored["hours"]["saturday"] == "10:00-14:00"
+    assert {"date": dt.date(2026, 7, 4), "name": "Independence Day"} in stored["holidays"]
+    assert any(e["name"] == "Christmas Eve" for e in stored["exceptions"])  # rows not touched stay
