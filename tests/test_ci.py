@@ -13,6 +13,9 @@ import pytest
 from tests.conftest import REPO, unavailable
 
 PG_CASE = "tests/records/test_db.py::TestUpgrade::test_upgrade_creates_every_table_at_the_head_revision"
+BROWSER_CASE = (
+    "tests/console/test_browser.py::test_an_operator_finds_a_simulated_call_hears_it_and_handles_its_message"
+)
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="needs root")
 
 
@@ -91,13 +94,13 @@ class TestBrowserRequired:
 
     def test_the_browser_test_skips_locally_without_chromium(self, tmp_path: Path) -> None:
         """Without chromium on PATH and without REQUIRE_BROWSER the browser test is skipped."""
-        proc = pytest_run(["tests/console/test_browser.py"], PATH=self.no_browser_path(tmp_path))
+        proc = pytest_run([BROWSER_CASE], PATH=self.no_browser_path(tmp_path))
         assert proc.returncode == 0 and "1 skipped" in proc.stdout, proc.stdout + proc.stderr
 
     def test_the_browser_test_fails_with_the_reason_when_required(self, tmp_path: Path) -> None:
         """Under REQUIRE_BROWSER=1 a missing Chromium fails the test (before loading models) and says why."""
         path = self.no_browser_path(tmp_path)
-        proc = pytest_run(["tests/console/test_browser.py"], PATH=path, REQUIRE_BROWSER="1")
+        proc = pytest_run([BROWSER_CASE], PATH=path, REQUIRE_BROWSER="1")
         assert proc.returncode == 1 and "1 error" in proc.stdout, proc.stdout + proc.stderr
         assert "headless Chromium is missing" in proc.stdout and "REQUIRE_BROWSER is set" in proc.stdout
 

@@ -81,7 +81,10 @@ async def test_a_call_in_a_working_cloned_voice_stores_its_name(
     record = await one_call(reader, result.call_sid)
     assert record.call.voice == "acme" and record.call.called == CALLED
     assert voice_events(record) == []
-    assert [t.speaker for t in record.turns][:2] == ["agent", "caller"]
+    # The opening in the agent's turns, then the caller (tiny XTTS may speak the opening's two sentences as
+    # two utterances, stored as one turn or two as their timing falls: a loaded run once saw two).
+    speakers = [t.speaker for t in record.turns]
+    assert "caller" in speakers and set(speakers[: speakers.index("caller")]) == {"agent"}, speakers
 
 
 async def test_a_cloned_voice_whose_model_cannot_load_is_stored_as_the_piper_fallback_with_why(
