@@ -37,6 +37,12 @@ class Metrics:
         self.tasks = Gauge(
             "agent_asyncio_tasks", "asyncio tasks alive in the process (read at scrape)", registry=r
         )
+        self.model_busy = Gauge(
+            "agent_model_busy_seconds",
+            "Seconds each shared decode queue's worker has spent running model passes (read at scrape)",
+            ["model"],
+            registry=r,
+        )
         self.started = Counter("agent_calls_started_total", "Calls answered", ["business"], registry=r)
         self.ended = Counter(
             "agent_calls_ended_total", "Calls ended, by outcome", ["business", "outcome"], registry=r

@@ -329,6 +329,9 @@ async def metrics(request: web.Request) -> web.StreamResponse:
             text="send Authorization: Bearer <METRICS_TOKEN>", headers={"WWW-Authenticate": "Bearer"}
         )
     state.metrics.tasks.set(len(asyncio.all_tasks()))
+    if state.models is not None:
+        for queue in (state.models.whisper_queue, state.models.detail_queue):
+            state.metrics.model_busy.labels(queue.name).set(queue.busy_s)
     body = state.metrics.render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 

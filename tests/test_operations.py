@@ -81,7 +81,7 @@ async def test_refusal_forwards_to_the_fallback_number_when_configured(
 
 
 async def test_metrics_move_after_a_call(settings: Settings, models: Models, speech_dir: Path) -> None:
-    """After a call: started/ended counters by business and outcome, and latency histograms."""
+    """After a call: started/ended counters by business and outcome, latency histograms, decode busy time."""
     settings = replace(settings, metrics_token=METRICS_TOKEN)
     srv = TestServer(create_app(settings, models), host="127.0.0.1", port=settings.port)
     await srv.start_server()
@@ -104,6 +104,7 @@ async def test_metrics_move_after_a_call(settings: Settings, models: Models, spe
     assert m[("agent_live_calls", ())] == 0
     assert m[("agent_voice_to_voice_seconds_count", (("business", "example"),))] >= 1
     assert m[("agent_speech_to_text_seconds_count", (("business", "example"),))] >= 1
+    assert m[("agent_model_busy_seconds", (("model", "whisper"),))] > 0  # the call's speech was decoded
 
 
 class TestMetricsToken:
