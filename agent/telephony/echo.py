@@ -69,16 +69,32 @@ def _slot(t: float) -> int:
 def learn_echo_path(
     inbound: Sequence[tuple[float, float]], played: dict[int, float], min_frames: int = 40
 ) -> EchoPath | None:
-    """Line inbound frame levels up with playback at each candidate delay; the steadiest loss wins."""
-    times = np.array([t for t, _ in inbound])
-    levels_db = np.array([db(level) for _, level in inbound])
+    """Line inbound frame levels up with playback at each candidate delay; the steadiest loss wins.
+
+    Runs every 200 ms of every call on the event loop, so it reads the whole window as arrays: playback
+    as a dense slot-indexed array, each delay one shifted index into it.
+    """
+    if not inbound or not played:
+        return None
+    slots = np.fromiter(played.keys(), dtype=np.int64, count=len(played))
+    levels = np.fromiter(played.values(), dtype=np.float64, count=len(played))
+    if levels.max() < LEARN_ABOVE:
+        return None
+    first = int(slots.min())
+    timeline = np.zeros(int(slots.max()) - first + 2)  # its last cell stays 0: "nothing played"
+    timeline[slots - first] = levels
+    pairs = np.asarray(inbound, dtype=np.float64)
+    inbound_db = 20 * np.log10(np.maximum(pairs[:, 1], 1.0))
+    at = np.rint(pairs[:, 0] / FRAME_S).astype(np.int64) - first
     best: EchoPath | None = None
-    for delay in DELAYS:
-        refs = np.array([played.get(_slot(t - delay), 0.0) for t in times])
+    for k, delay in enumerate(DELAYS):
+        index = at - k
+        index[(index < 0) | (index >= len(timeline))] = len(timeline) - 1
+        refs = timeline[index]
         mask = refs >= LEARN_ABOVE
-        if mask.sum() < min_frames:
+        if np.count_nonzero(mask) < min_frames:
             continue
-        losses = levels_db[mask] - 20 * np.log10(refs[mask])
+        losses = inbound_db[mask] - 20 * np.log10(refs[mask])
         median = float(np.median(losses))
         spread = float(np.median(np.abs(losses - median)))
         if best is None or spread < best.spread_db:
@@ -105,6 +121,7 @@ class EchoGate:
     _heard: int = 0
     _louder: int = 0
     _caller_until: float = -1.0
+    _last_slot: int = -(2**62)  # the latest slot any finished chunk of ours covered
 
     def played(self, at: float, levels: Sequence[float]) -> None:
         """A chunk of our audio with these 20 ms frame levels finished playing at time `at`."""
@@ -112,6 +129,7 @@ class EchoGate:
         for k, level in enumerate(levels):
             slot = _slot(at - (n - k) * FRAME_S)
             self._played[slot] = max(level, self._played.get(slot, 0.0))
+            self._last_slot = max(self._last_slot, slot)
 
     def now_playing(self, since: float | None, levels: Sequence[float] = ()) -> None:
         """The chunk Twilio is playing now began about `since`, with these frame levels (None: nothing)."""
@@ -133,6 +151,9 @@ class EchoGate:
 
     def reference(self, at: float) -> float:
         """The loudest of our frames that this inbound frame at `at` could be the echo of."""
+        earliest = at - (self.path.delay_s + 2 * FRAME_S if self.path is not None else self.window_s)
+        if self._playing is None and _slot(earliest) - 1 > self._last_slot:
+            return 0.0  # nothing of ours played that recently (most of the time the caller speaks)
         if self.path is not None:
             centre = at - self.path.delay_s
             return max(self._level_at(centre + d * FRAME_S) for d in range(-2, 3))

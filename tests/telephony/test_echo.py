@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.telephony.echo import FRAME_S, EchoGate, frame_levels, peak_level, rms
+from agent.telephony.echo import (
+    DELAYS,
+    FRAME_S,
+    LEARN_ABOVE,
+    EchoGate,
+    EchoPath,
+    db,
+    frame_levels,
+    learn_echo_path,
+    peak_level,
+    rms,
+)
 
 
 def tone(level: float, n: int = 160) -> bytes:
@@ -168,3 +179,50 @@ class TestLearnedEchoPath:
         assert gate.threshold_db() == -6.0
         gate.now_playing(end, [3000.0] * 5)
         assert not gate.is_echo(db_below(3000.0, 5), at=end + 0.1)
+
+
+def frame_by_frame(inbound: list[tuple[float, float]], played: dict[int, float]) -> EchoPath | None:
+    """The echo path read one frame and one delay at a time (what `learn_echo_path` computes as arrays)."""
+    best: EchoPath | None = None
+    for delay in DELAYS:
+        losses = []
+        for t, level in inbound:
+            ref = played.get(round((t - delay) / FRAME_S), 0.0)
+            if ref >= LEARN_ABOVE:
+                losses.append(db(level) - db(ref))
+        if len(losses) < 40:
+            continue
+        median = float(np.median(losses))
+        spread = float(np.median(np.abs(np.array(losses) - median)))
+        if best is None or spread < best.spread_db:
+            best = EchoPath(delay, median, spread)
+    return best
+
+
+class TestLearning:
+    @pytest.mark.parametrize("seed", range(6))
+    def test_the_array_reading_finds_the_same_path_as_frame_by_frame(self, seed: int) -> None:
+        """On random playback echoed at a random delay and loss (jittered clocks), both readings agree."""
+        rng = np.random.default_rng(seed)
+        start = rng.uniform(0, 100)
+        played = {round(start / FRAME_S) + k: float(rng.uniform(0, 4000)) for k in range(200)}
+        delay = int(rng.integers(0, 20))
+        inbound = [
+            (
+                (slot + delay) * FRAME_S + rng.uniform(-0.004, 0.004),
+                level * 10 ** (-rng.uniform(10, 20) / 20) + rng.uniform(0, 30),
+            )
+            for slot, level in list(played.items())[-150:]
+        ]
+        expected = frame_by_frame(inbound, played)
+        found = learn_echo_path(inbound, played)
+        assert expected is not None and found is not None
+        assert found.delay_s == expected.delay_s == DELAYS[delay]
+        assert found.loss_db == pytest.approx(expected.loss_db)
+        assert found.spread_db == pytest.approx(expected.spread_db)
+
+    def test_nothing_audible_played_learns_nothing(self) -> None:
+        """Without playback above the learning level there is no path to learn."""
+        inbound = [(k * FRAME_S, 1000.0) for k in range(150)]
+        assert learn_echo_path(inbound, {k: 100.0 for k in range(150)}) is None
+        assert learn_echo_path(inbound, {}) is None
