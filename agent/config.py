@@ -72,6 +72,7 @@ class Settings:
     voices_by_number: str = ""  # JSON {"+15550100": "acme"} (or a TOML table): the voice per called number
     xtts_model_dir: str = ""  # an XTTS-v2 checkpoint directory; empty: cloned voices fall back to Piper
     xtts_replicas: int = _within(1, 1)
+    xtts_workers: str = _one_of("process", "process", "thread")  # each replica in a process, or a thread
     vad_start_secs: float = _within(0.2, 0, 5)
     vad_stop_secs: float = _within(0.2, 0, 5)
     echo_margin_db: float = 10.0

@@ -60,6 +60,7 @@ class AppState:
     deletion_cost: DeletionCost | None = None
     background: set[asyncio.Future[bool]] = field(default_factory=set)  # work after a call, kept referenced
     lag_watch: asyncio.Task[None] | None = None  # feeds agent_event_loop_lag_seconds
+    owns_models: bool = False  # loaded them at start (so closes them at exit), not handed them
     profiles_revision: int = -1  # the database revision `directory` was built at (-1: from the files)
     profiles_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -376,6 +377,7 @@ async def _start(app: web.Application) -> None:
         await state.deletion_cost.start()
     if state.models is None:
         state.models = await asyncio.to_thread(load_models, s)
+        state.owns_models = True
     await state.refresh_profiles()  # the database's profiles, their phrases embedded
     # Embed every profile's entries now, so no caller's first turn waits for it.
     await asyncio.to_thread(warm_understanding, state.directory, state.models.encoder)
@@ -392,8 +394,11 @@ async def _close_calls(app: web.Application) -> None:
 
 
 async def _close_calllog(app: web.Application) -> None:
-    await app[STATE].calllog.stop()
-    await loop_lag.stop(app[STATE].lag_watch)
+    state = app[STATE]
+    await state.calllog.stop()
+    await loop_lag.stop(state.lag_watch)
+    if state.owns_models and state.models is not None and state.models.voices.pool is not None:
+        await asyncio.to_thread(state.models.voices.pool.close)  # ends XTTS worker processes
 
 
 def create_app(settings: Settings, models: Models | None = None) -> web.Application:

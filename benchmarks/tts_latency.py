@@ -4,8 +4,9 @@ Each reply streams word by word (as an LLM would, one token every `--token-ms`) 
 TTS service and the real Twilio output transport; the clock starts when the first token enters the
 pipeline and stops when the transport hands its first `media` message to the socket. XTTS is the tiny
 random-weight model the tests build (2-layer GPT, full-size HiFi-GAN decoder and speaker encoder)
-unless `--xtts-dir` names a real checkpoint. Then 1 and 2 replicas of that XTTS in an `XttsPool`, with 1, 2
-and 4 calls each speaking a sentence at once: queue wait and first chunk (`benchmarks/xtts_pool.py`).
+unless `--xtts-dir` names a real checkpoint. Then 1 and 2 replicas of that XTTS in an `XttsPool`, as threads
+and as worker processes, with 1, 2 and 4 calls each speaking a sentence at once: queue wait, first chunk and
+real-time factor (`benchmarks/xtts_pool.py`).
 Prints a section of BENCHMARKS.md and, with `--out BENCHMARKS.md` (`make bench-tts`), writes it there.
 """
 
@@ -180,6 +181,17 @@ async def run(args: argparse.Namespace) -> str:
             for n in replicas
             for calls in ints(args.pool_calls)
         ]
+        if args.pool_processes:
+            for n in replicas:
+                workers = xtts_pool.start_workers(model_dir, n)
+                try:
+                    runs += [
+                        await xtts_pool.measure(workers, calls, latents, args.pool_rounds)
+                        for calls in ints(args.pool_calls)
+                    ]
+                finally:
+                    for worker in workers:
+                        worker.close()
     pool = xtts_pool.render(runs, args.pool_rounds, f"{label}, CPU") if runs else []
     return render(results, args.token_ms, args.replies, pool)
 
@@ -194,6 +206,12 @@ def main() -> int:
     parser.add_argument("--pool-replicas", default="1,2", help="XttsPool sizes to time ('' skips the pool)")
     parser.add_argument("--pool-calls", default="1,2,4", help="simultaneous calls on each pool")
     parser.add_argument("--pool-rounds", type=int, default=4, help="rounds of simultaneous calls per row")
+    parser.add_argument(
+        "--no-pool-processes",
+        dest="pool_processes",
+        action="store_false",
+        help="time the pool's replicas in threads only, not also as worker processes",
+    )
     args = parser.parse_args()
     section = asyncio.run(run(args))
     if args.out:

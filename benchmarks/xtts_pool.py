@@ -9,15 +9,18 @@ Needs only numpy, structlog and what `agent.voice.xtts` needs (no pipecat), so i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from structlog.testing import capture_logs
 
 from agent.voice.pool import XttsPool
 from agent.voice.xtts import CHUNK_TOKENS, FIRST_CHUNK_TOKENS, Latents
+from agent.voice.xtts_process import XttsWorker, threads_per_worker, worker_stream
 
 SENTENCE = "Sure, we open at nine on Saturdays and close at one, but you can leave a message any time."
 
@@ -30,6 +33,8 @@ class PoolRun:
     calls: int
     waits_ms: list[float]
     firsts_ms: list[float]
+    rtfs: list[float] = field(default_factory=list)  # each utterance's synthesis time over its audio time
+    kind: str = "threads"  # where the replicas ran: "threads" of this process, or worker "processes"
 
 
 async def _speak(pool: XttsPool, call_id: str, latents: Latents, text: str) -> float:
@@ -46,8 +51,13 @@ async def _speak(pool: XttsPool, call_id: str, latents: Latents, text: str) -> f
 async def measure(
     models: Sequence[Any], calls: int, latents: Latents, rounds: int, text: str = SENTENCE
 ) -> PoolRun:
-    """`rounds` times, `calls` calls speak `text` at once through one pool of `models` (after a warm-up)."""
-    pool = XttsPool(models)
+    """`rounds` times, `calls` calls speak `text` at once through one pool of `models` (after a warm-up):
+    in-process models in threads, or `XttsWorker`s (their processes outlive the pool)."""
+    processes = bool(models) and all(isinstance(m, XttsWorker) for m in models)
+    if processes:
+        pool = XttsPool(models, synth=worker_stream, context=lambda _m: contextlib.nullcontext())
+    else:
+        pool = XttsPool(models)
     try:
         await asyncio.gather(*(_speak(pool, f"warm-{i}", latents, text) for i in range(len(models))))
         firsts: list[float] = []
@@ -58,9 +68,11 @@ async def measure(
                 )
                 firsts += [s * 1000 for s in done]
     finally:
-        pool.close()
-    waits = [float(e["waited_ms"]) for e in logs if e["event"] == "xtts_stream"]
-    return PoolRun(len(models), calls, waits, firsts)
+        pool.close(end_workers=False)
+    streams = [e for e in logs if e["event"] == "xtts_stream"]
+    waits = [float(e["waited_ms"]) for e in streams]
+    rtfs = [float(e["rtf"]) for e in streams if e.get("rtf") is not None]
+    return PoolRun(len(models), calls, waits, firsts, rtfs, "processes" if processes else "threads")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -81,13 +93,25 @@ def render(runs: list[PoolRun], rounds: int, model: str) -> list[str]:
         "(the pool serves calls in turn); extra replicas only help as far as the hardware runs them in",
         "parallel (on a small CPU they share its cores).",
         "",
-        "| replicas | calls at once | queue wait p50 | p95 | first chunk p50 | p95 |",
-        "|---|---|---|---|---|---|",
+        "Real-time factor (RTF) is each utterance's synthesis time over its audio's length (below 1 keeps",
+        "ahead of playback). Replicas run as threads of one process or as worker processes (`XTTS_WORKERS`).",
+        "",
+        "| replicas | as | calls at once | queue wait p50 | p95 | first chunk p50 | p95 | RTF p50 | p95 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
-        waits, firsts = run.waits_ms, run.firsts_ms
+        waits, firsts, rtfs = run.waits_ms, run.firsts_ms, run.rtfs
+        rtf = f"{pct(rtfs, 0.5):.2f} | {pct(rtfs, 0.95):.2f}" if rtfs else "– | –"
         lines.append(
-            f"| {run.replicas} | {run.calls} | {pct(waits, 0.5):.0f} ms | {pct(waits, 0.95):.0f} ms"
-            f" | {pct(firsts, 0.5):.0f} ms | {pct(firsts, 0.95):.0f} ms |"
+            f"| {run.replicas} | {run.kind} | {run.calls} | {pct(waits, 0.5):.0f} ms"
+            f" | {pct(waits, 0.95):.0f} ms | {pct(firsts, 0.5):.0f} ms | {pct(firsts, 0.95):.0f} ms | {rtf} |"
         )
     return lines
+
+
+def start_workers(model_dir: Path, replicas: int) -> list[XttsWorker]:
+    """`replicas` worker processes loading `model_dir`, the machine's cores shared out among them."""
+    return [
+        XttsWorker(model_dir, threads=threads_per_worker(replicas), name=f"bench-worker-{i}")
+        for i in range(replicas)
+    ]

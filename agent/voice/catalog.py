@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from agent.voice.piper import PiperTTSService
 from agent.voice.pool import XttsPool
 from agent.voice.store import VoiceError, VoiceStore, voice_store
 from agent.voice.xtts import Latents, load_xtts
+from agent.voice.xtts_process import XttsWorker, threads_per_worker, worker_stream
 from agent.voice.xtts_service import ClonedVoice, XttsTTSService
 
 log = structlog.get_logger(__name__)
@@ -50,9 +52,21 @@ class Voices:
         return self.choices.get(name, VoiceChoice(name))
 
 
-def load_pool(model_dir: Path, replicas: int) -> XttsPool:
-    """Load `replicas` copies of the XTTS model into one pool (blocking)."""
-    return XttsPool([load_xtts(model_dir) for _ in range(max(1, replicas))])
+def load_pool(model_dir: Path, replicas: int, workers: str = "process") -> XttsPool:
+    """Load `replicas` copies of the XTTS model into one pool (blocking): each in a worker process of its
+    own (`workers="process"`), or all in this process, one thread each (`"thread"`)."""
+    count = max(1, replicas)
+    if workers == "thread":
+        return XttsPool([load_xtts(model_dir) for _ in range(count)])
+    started: list[XttsWorker] = []
+    try:
+        for i in range(count):
+            started.append(XttsWorker(model_dir, threads=threads_per_worker(count), name=f"xtts-worker-{i}"))
+    except Exception:
+        for worker in started:
+            worker.close()
+        raise
+    return XttsPool(started, synth=worker_stream, context=lambda _worker: contextlib.nullcontext())
 
 
 def add_choices(voices: Voices, names: list[str], settings: Settings, store: VoiceStore) -> None:
@@ -75,7 +89,9 @@ def add_choices(voices: Voices, names: list[str], settings: Settings, store: Voi
                 pool_error = "XTTS_MODEL_DIR is not set"
             else:
                 try:
-                    voices.pool = load_pool(Path(settings.xtts_model_dir), settings.xtts_replicas)
+                    voices.pool = load_pool(
+                        Path(settings.xtts_model_dir), settings.xtts_replicas, settings.xtts_workers
+                    )
                 except Exception as exc:
                     pool_error = f"XTTS model did not load: {exc}"
         if voices.pool is None:

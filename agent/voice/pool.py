@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import OrderedDict, deque
@@ -15,6 +16,7 @@ import numpy.typing as npt
 import structlog
 
 from agent.voice.xtts import SAMPLE_RATE, Latents, own_stream, stream
+from agent.voice.xtts_process import XttsWorker
 
 log = structlog.get_logger(__name__)
 
@@ -50,12 +52,19 @@ class XttsPool:
     hold back another call's first clause.
     """
 
-    def __init__(self, models: Sequence[Any], synth: Synth = stream) -> None:
-        """Serve with `models` (loaded XTTS replicas); `synth` streams one utterance on one replica."""
+    def __init__(
+        self,
+        models: Sequence[Any],
+        synth: Synth = stream,
+        context: Callable[[Any], contextlib.AbstractContextManager[Any]] = own_stream,
+    ) -> None:
+        """Serve with `models` (loaded XTTS replicas, in this process or worker processes); `synth` streams
+        one utterance on one replica, inside `context(replica)` held by that replica's thread."""
         if not models:
             raise ValueError("the pool needs at least one replica")
         self.models = list(models)
         self._synth = synth
+        self._context = context
         self._waiting: dict[str, deque[_Job]] = {}
         self._last_served: OrderedDict[str, int] = OrderedDict()  # call → turn it was last served
         self._turn = 0
@@ -103,11 +112,15 @@ class XttsPool:
         finally:
             job.stop.set()
 
-    def close(self) -> None:
-        """Stop the worker threads once their current utterance ends."""
+    def close(self, end_workers: bool = True) -> None:
+        """Stop the worker threads once their current utterance ends, and end replicas that are processes
+        (unless `end_workers` is false: another pool will use them)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        for model in self.models:
+            if end_workers and isinstance(model, XttsWorker):
+                model.close()
 
     def _submit(self, job: _Job) -> None:
         with self._cond:
@@ -149,7 +162,7 @@ class XttsPool:
             return None
 
     def _work(self, model: Any) -> None:
-        with own_stream(model):
+        with self._context(model):
             self._serve(model)
 
     def _serve(self, model: Any) -> None:

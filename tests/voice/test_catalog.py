@@ -14,6 +14,7 @@ from agent.config import EMBEDDED, ConfigError, Settings, load_settings
 from agent.voice.catalog import load_voices, make_tts
 from agent.voice.piper import PiperTTSService, load_piper
 from agent.voice.xtts import Latents
+from agent.voice.xtts_process import XttsWorker
 from agent.voice.xtts_service import XttsTTSService
 from tests.voice.tiny_xtts import store_voice
 
@@ -33,6 +34,9 @@ def voices_dir(tmp_path: Path, tiny_latents: Latents) -> Path:
 
 
 def settings(voices_dir: Path, model_dir: Path | str, **kw: str) -> Settings:
+    """Settings with these voices and model; replicas in threads unless `xtts_workers` says otherwise (which
+    voice a call gets does not depend on it, and a worker process takes seconds to start)."""
+    kw.setdefault("xtts_workers", "thread")
     return Settings(voices_dir=voices_dir, xtts_model_dir=str(model_dir), **kw)  # type: ignore[arg-type]
 
 
@@ -59,9 +63,23 @@ class TestChoice:
         voices.pool.close()
 
     def test_replicas_from_settings(self, voices_dir: Path, tiny_xtts_dir: Path) -> None:
-        """XTTS_REPLICAS sets how many models the pool loads."""
-        voices = load_voices(settings(voices_dir, tiny_xtts_dir, voice_default="acme", xtts_replicas=2))  # type: ignore[arg-type]
+        """XTTS_REPLICAS sets how many models the pool loads; by default each in a worker process."""
+        voices = load_voices(
+            Settings(
+                voices_dir=voices_dir,
+                xtts_model_dir=str(tiny_xtts_dir),
+                voice_default="acme",
+                xtts_replicas=2,
+            )
+        )
         assert voices.pool is not None and voices.pool.replicas == 2
+        assert all(isinstance(m, XttsWorker) for m in voices.pool.models)
+        voices.pool.close()
+
+    def test_replicas_in_threads_when_asked(self, voices_dir: Path, tiny_xtts_dir: Path) -> None:
+        """XTTS_WORKERS=thread loads the replicas into the server's own process."""
+        voices = load_voices(settings(voices_dir, tiny_xtts_dir, voice_default="acme", xtts_workers="thread"))
+        assert voices.pool is not None and not isinstance(voices.pool.models[0], XttsWorker)
         voices.pool.close()
 
     def test_embedded_default_loads_no_model(self, tmp_path: Path) -> None:
