@@ -61,6 +61,7 @@ class Level:
     calls: int
     wall_s: float
     voice_to_voice_ms: list[float] = field(default_factory=list)
+    by_family: dict[str, list[float]] = field(default_factory=dict)  # voice-to-voice per caller voice family
     unanswered: int = 0
     stages: dict[str, list[float]] = field(default_factory=dict)
     lag_ticks: list[tuple[float, float]] = field(default_factory=list)  # (bucket edge s, ticks) this level
@@ -153,6 +154,7 @@ async def run_level(served: Served, speech: dict[str, list[Path]], calls: int, r
                 level.unanswered += 1
             else:
                 level.voice_to_voice_ms.append(turn.latency_s * 1000)
+                level.by_family.setdefault(family, []).append(turn.latency_s * 1000)
 
     for r in range(rounds):
         await asyncio.gather(*(one(r, i) for i in range(calls)))
@@ -238,8 +240,8 @@ def report(
         "",
         "| calls | voice-to-voice p50 | p95 | × 1 call (p50) | "
         + " | ".join(f"{label} p50 / p95" for _k, label in STAGES)
-        + " | turns answered |",
-        "|---:|---:|---:|---:|" + "---:|" * len(STAGES) + "---:|",
+        + " | espeak-ng callers p50 | Piper callers p50 | turns answered |",
+        "|---:|---:|---:|---:|" + "---:|" * len(STAGES) + "---:|---:|---:|",
     ]
     base = statistics.median(levels[0].voice_to_voice_ms) if levels and levels[0].voice_to_voice_ms else None
     for lv in levels:
@@ -253,6 +255,9 @@ def report(
         for key, _label in STAGES:
             values = lv.stages.get(key, [])
             cells.append(f"{statistics.median(values):.0f} / {pct(values, 0.95):.0f}" if values else "–")
+        for family in ("espeak-ng", "piper"):
+            heard = lv.by_family.get(family, [])
+            cells.append(f"{statistics.median(heard):.0f} ({len(heard)})" if heard else "–")
         answered = len(v2v)
         cells.append(f"{answered}/{answered + lv.unanswered}")
         lines.append("| " + " | ".join(cells) + " |")
