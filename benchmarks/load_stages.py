@@ -1,7 +1,7 @@
 """Where the time goes as calls add up: each stage's latency at 1, 2, 3 and 4 simultaneous calls.
 
 Whole calls from this process against `agent serve` in its own, callers alternating between espeak-ng voices
-and the stock Piper voice. At each level, `rounds` times, N two-turn calls start 0.7 s apart. Per level it
+and the stock Piper voice. At each level, 12 two-turn calls in rounds of N, starting 0.7 s apart. Per level it
 reports the caller's voice-to-voice latency, the server's own split of each turn (from its `turn_latency`
 log lines), the event loop's lag (from /metrics, before and after the level), how busy the shared Whisper
 decode thread was, and the server process's CPU use (from /proc). With `--profile`, py-spy samples the
@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import re
 import shutil
@@ -133,8 +134,9 @@ def server_turns(log: Path, call_sids: set[str]) -> list[dict[str, object]]:
     return turns
 
 
-async def run_level(served: Served, speech: dict[str, list[Path]], calls: int, rounds: int) -> Level:
-    """`rounds` times, `calls` two-turn calls start 0.7 s apart; measure the level from both sides."""
+async def run_level(served: Served, speech: dict[str, list[Path]], calls: int, total: int) -> Level:
+    """`total` two-turn calls in rounds of `calls` starting 0.7 s apart; measure the level from both sides."""
+    rounds = math.ceil(total / calls)
     from agent.simulate import place_call
 
     await settle(served)
@@ -219,7 +221,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def report(
-    levels: list[Level], profile: dict[str, tuple[int, Counter[str], Counter[str]]], rounds: int
+    levels: list[Level], profile: dict[str, tuple[int, Counter[str], Counter[str]]], calls: int
 ) -> str:
     """The section for BENCHMARKS.md."""
     commit = subprocess.run(
@@ -234,7 +236,7 @@ def report(
         f"- Machine: {machine()}",
         "- Stack: Whisper tiny.en int8 (streaming), Silero VAD + smart-turn v3, the router with WordLlama "
         "(no model turns), Piper joe-medium; `agent serve` in its own process.",
-        f"- Each level: {rounds} rounds of N two-turn calls starting 0.7 s apart; callers alternate between "
+        f"- Each level: {calls} two-turn calls in rounds of N starting 0.7 s apart; callers alternate: "
         "espeak-ng voices and the stock Piper voice. Voice-to-voice is the caller's clock (last voiced frame "
         "sent → first reply audio received); the stages are the server's own split of each turn (ms).",
         "",
@@ -292,19 +294,21 @@ def report(
 
 
 async def measure(
-    served: Served, speech: dict[str, list[Path]], levels: list[int], rounds: int
+    served: Served, speech: dict[str, list[Path]], levels: list[int], calls: int
 ) -> list[Level]:
     """Warm the server with one call, then run each level in turn."""
     from agent.simulate import place_call
 
     await place_call(served.url, served.token, [str(speech["piper"][0])], reply_timeout_s=60)
-    return [await run_level(served, speech, n, rounds) for n in levels]
+    return [await run_level(served, speech, n, calls) for n in levels]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--levels", default="1,2,3,4", help="simultaneous calls per level, comma-separated")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--calls", type=int, default=12, help="calls placed at each level (in rounds of N at once)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the server during the top level")
     parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
     args = parser.parse_args()
@@ -314,19 +318,19 @@ def main() -> None:
     env = {"METRICS_TOKEN": METRICS_TOKEN, "MAX_CALLS": "32", "PROMPTS_DIR": str(brief_prompts(work))}
     profile: dict[str, tuple[int, Counter[str], Counter[str]]] = {}
     with agent_serve(work, env) as served:
-        measured = asyncio.run(measure(served, speech, levels[:-1], args.rounds))
+        measured = asyncio.run(measure(served, speech, levels[:-1], args.calls))
         spies: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         if args.profile:
-            seconds = 12 * args.rounds
+            seconds = 12 * math.ceil(args.calls / levels[-1])
             for kind, gil in (("every active thread", False), ("the thread holding the GIL", True)):
                 out = work / f"profile-{gil}.txt"
                 spies[kind] = (start_profile(served.process.pid, seconds, out, gil), out)
-        measured.append(asyncio.run(run_level(served, speech, levels[-1], args.rounds)))
+        measured.append(asyncio.run(run_level(served, speech, levels[-1], args.calls)))
         for kind, (spy, out) in spies.items():
             spy.wait(timeout=120)
             if out.exists():
                 profile[kind] = summarize_profile(out)
-    section = report(measured, profile, args.rounds)
+    section = report(measured, profile, args.calls)
     write_section(Path(args.out), SECTION_START, SECTION_END, section)
     print(section)
 
