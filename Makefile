@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 LLAMA_WHEELS := $(HOME)/.cache/phone-agent/llama-cpp-python-0.3.36-avx2
 
-.PHONY: setup lock espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz image clean
+.PHONY: setup lock espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz image calibrate clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -132,6 +132,10 @@ soak: setup
 # 10,000 seeded, generated Media Streams messages over live sessions against agent serve, then a normal call.
 fuzz: setup
 	$(BIN)/python -m benchmarks.fuzz_stream --messages 10000 --out BENCHMARKS.md
+
+# How many calls at once this machine holds (saved to DATA_DIR/capacity.json; the server's limit without MAX_CALLS).
+calibrate: setup
+	$(BIN)/agent calibrate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -127,6 +127,21 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.calibrate import calibrate
+
+    if args.up_to < 1 or args.calls < 1 or args.bound < 1:
+        print("--up-to and --calls must be at least 1, --bound at least 1.0", file=sys.stderr)
+        return 2
+    print(f"calibrating: up to {args.up_to} calls at once, {args.calls} calls a level (takes minutes)")
+    capacity = calibrate(settings, args.up_to, args.calls, args.bound, say=print)
+    print(f"capacity: {capacity.calls} calls at once (p95 within {capacity.bound}x one call's)")
+    if not args.dry_run:
+        path = capacity.save(settings.data_dir)
+        print(f"saved to {path}; the server uses it as its limit when MAX_CALLS is not set")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="agent", description=__doc__)
@@ -149,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     records_cli.register(sub)
     console_cli.register(sub)
     profile_cli.register(sub)
+    cal = sub.add_parser(
+        "calibrate",
+        help="measure how many calls this machine holds at once and save it as the admission limit",
+    )
+    cal.add_argument("--up-to", type=int, default=8, help="most calls at once to try (default 8)")
+    cal.add_argument("--calls", type=int, default=6, help="calls placed at each level (default 6)")
+    cal.add_argument(
+        "--bound", type=float, default=1.5, help="p95 allowed, as a multiple of one call's (default 1.5)"
+    )
+    cal.add_argument("--dry-run", action="store_true", help="measure and print, save nothing")
     sim = sub.add_parser("simulate-call", help="play Twilio's part of a call against a server")
     sim.add_argument(
         "--wav",
@@ -192,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "say":
         return _say(args, settings)
+    if args.command == "calibrate":
+        return _calibrate(args, settings)
     if args.command == "chat":
         return _chat(args, settings)
     if args.command == "calls":

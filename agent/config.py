@@ -86,7 +86,7 @@ class Settings:
     )  # Twilio sends media every 20 ms: a stream silent this long is dropped
     twilio_api_base_url: str = _url()
     twilio_stop_grace_secs: float = _within(5.0, 0)
-    max_calls: int = _within(4, 1)
+    max_calls: int = _within(0, 0)  # 0: from `agent calibrate` (DATA_DIR/capacity.json), else 4
     drain_deadline_secs: float = _within(960.0, 0)
     fallback_number: str = ""
     busy_message: str = "Sorry, all our lines are busy right now. Please call back in a few minutes."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 from aiohttp import WSMsgType, web
@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 from agent import loop_lag
 from agent.calls.messages import MessageStore
 from agent.calls.session import DIAL_STATUS_PATH, CallServices, CallSession
+from agent.capacity import admission_limit
 from agent.config import Settings
 from agent.console.app import mount_console
 from agent.console.auth import list_operators
@@ -61,6 +62,7 @@ class AppState:
     background: set[asyncio.Future[bool]] = field(default_factory=set)  # work after a call, kept referenced
     lag_watch: asyncio.Task[None] | None = None  # feeds agent_event_loop_lag_seconds
     owns_models: bool = False  # loaded them at start (so closes them at exit), not handed them
+    max_calls_from: str = "MAX_CALLS"  # where settings.max_calls came from (or a calibration, the default)
     profiles_revision: int = -1  # the database revision `directory` was built at (-1: from the files)
     profiles_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -316,6 +318,7 @@ async def readyz(request: web.Request) -> web.StreamResponse:
         "reason": reason,
         "live_calls": len(state.calls),
         "max_calls": state.settings.max_calls,
+        "max_calls_from": state.max_calls_from,
     }
     return web.json_response(body, status=200 if reason is None else 503)
 
@@ -404,6 +407,8 @@ async def _close_calllog(app: web.Application) -> None:
 def create_app(settings: Settings, models: Models | None = None) -> web.Application:
     """Build the aiohttp application; every business profile is validated now, models load at startup."""
     directory = load_directory(settings.prompts_dir, settings.business)
+    limit, limit_from = admission_limit(settings.max_calls, settings.data_dir)
+    settings = replace(settings, max_calls=limit)
     calllog = CallLog(settings)
     app = web.Application()
     app[STATE] = AppState(
@@ -414,7 +419,9 @@ def create_app(settings: Settings, models: Models | None = None) -> web.Applicat
         metrics=Metrics(settings.max_calls),
         calllog=calllog,
         models=models,
+        max_calls_from=limit_from,
     )
+    log.info("admission_limit", max_calls=limit, source=limit_from)
     app.router.add_post(VOICE_PATH, voice_webhook)
     app.router.add_post(DIAL_STATUS_PATH, dial_status)
     app.router.add_get(MEDIA_PATH, media_stream)  # no secret: refused before the upgrade

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import platform
 from pathlib import Path
+
+from agent.calibrate import machine
+
+__all__ = ["machine", "write_section"]
 
 
 def write_section(out: Path, start: str, end: str, section: str) -> None:
@@ -16,17 +18,3 @@ def write_section(out: Path, start: str, end: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     out.write_text(text)
-
-
-def machine() -> str:
-    """The CPU, its cores, memory and OS, as one line for a benchmark's heading."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.machine()}"

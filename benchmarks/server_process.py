@@ -1,69 +1,25 @@
-"""`agent serve` in a process of its own, for benchmarks that call it from outside as Twilio would."""
+"""`agent serve` in a process of its own for benchmarks, with this checkout's prompts unless told."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from agent.simulate import wait_until_ready
+from agent import serve_process
+from agent.serve_process import AUTH_TOKEN, Served, free_port
 
 REPO = Path(__file__).resolve().parent.parent
-AUTH_TOKEN = "bench-token"
 
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Served:
-    """A running server: its URL, the auth token its callers sign with, its process and its log."""
-
-    url: str
-    token: str
-    process: subprocess.Popen[bytes]
-    log: Path
+__all__ = ["AUTH_TOKEN", "REPO", "Served", "agent_serve", "free_port"]
 
 
 @contextmanager
 def agent_serve(
     work: Path, env: dict[str, str] | None = None, ready_s: float = 120, cwd: Path | None = None
 ) -> Iterator[Served]:
-    """Start `agent serve` (from `cwd`'s checkout, else this one) on a free port with data in `work` and `env`
-    on top, wait until its models are loaded, and stop it afterwards. Raises RuntimeError with the log's tail
-    if it doesn't come up."""
-    port = free_port()
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "TWILIO_"))}
-    full.update(
-        PORT=str(port),
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        DATA_DIR=str(work / "data"),
-        PROMPTS_DIR=str(REPO / "prompts"),
-    )
-    full.update(env or {})
-    log = work / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent", "serve"], env=full, stdout=out, stderr=out, cwd=cwd or REPO
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until_ready(url, ready_s, lambda: process.poll() is None):
-            raise RuntimeError(f"agent serve did not come up:\n{log.read_text()[-3000:]}")
-        yield Served(url, AUTH_TOKEN, process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    """`agent.serve_process.agent_serve` from `cwd` (else this checkout), PROMPTS_DIR this checkout's."""
+    with serve_process.agent_serve(
+        work, {"PROMPTS_DIR": str(REPO / "prompts"), **(env or {})}, ready_s, cwd or REPO
+    ) as served:
+        yield served

@@ -142,10 +142,13 @@ def test_prometheus_scrapes_metrics_with_the_bearer_token_the_pods_read() -> Non
 
 
 def test_autoscaling_follows_live_calls_and_scales_down_slowly() -> None:
-    """KEDA scales on the live-calls metric (not CPU) with a long scale-down window."""
+    """KEDA scales on live calls as a share of the pods' own admission limit (the figure `agent calibrate`
+    measures, on /metrics as agent_max_calls), not CPU, with a long scale-down window."""
     scaled = docs(K8S / "scaledobject.yaml")[0]["spec"]
     trigger = scaled["triggers"][0]
-    assert trigger["type"] == "prometheus" and "agent_live_calls" in trigger["metadata"]["query"]
+    query = trigger["metadata"]["query"]
+    assert trigger["type"] == "prometheus" and "agent_live_calls" in query and "agent_max_calls" in query
+    assert 0 < float(trigger["metadata"]["threshold"]) < 1  # a share of each pod's limit
     behavior = scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 600
     monitor = docs(K8S / "servicemonitor.yaml")[0]

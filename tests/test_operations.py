@@ -16,9 +16,10 @@ from aiohttp.test_utils import TestServer, unused_port
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
+from agent.capacity import DEFAULT_MAX_CALLS, Capacity
 from agent.config import Settings
 from agent.models import Models
-from agent.server import create_app
+from agent.server import STATE, create_app
 from agent.simulate import place_call, wait_until_ready
 from tests.conftest import AUTH_TOKEN, REPO
 from tests.test_server import open_stream, post_webhook
@@ -69,11 +70,12 @@ async def test_refusal_forwards_to_the_fallback_number_when_configured(
     settings: Settings, models: Models
 ) -> None:
     """With a fallback number, a refused call is forwarded there instead of hung up."""
-    cfg = replace(settings, max_calls=0, fallback_number="+15550109999")
+    cfg = replace(settings, max_calls=1, fallback_number="+15550109999")
     srv = TestServer(create_app(cfg, models), host="127.0.0.1", port=cfg.port)
     await srv.start_server()
     try:
         async with aiohttp.ClientSession() as http:
+            await post_webhook(http, cfg, "CA" + "4" * 32)  # its stream token holds the only slot
             twiml = ET.fromstring(await (await post_webhook(http, cfg, "CA" + "3" * 32)).text())
     finally:
         await srv.close()
@@ -202,3 +204,28 @@ def test_sigterm_drains_live_calls_refuses_new_ones_then_exits(tmp_path: Path, s
     out = (tmp_path / "server.log").read_text()
     assert '"draining"' in out and '"stopped"' in out
     assert out.index('"call_ended"') < out.index('"stopped"')
+
+
+async def test_without_max_calls_the_limit_comes_from_the_calibration(
+    settings: Settings, models: Models
+) -> None:
+    """MAX_CALLS unset: the limit saved by `agent calibrate` is used, and /readyz and /metrics say so;
+    MAX_CALLS set wins over it; with neither, the default 4 is used and /readyz says to calibrate."""
+    saved = Capacity(calls=2, bound=1.5, measured_at="2026-12-03T17:40Z", machine="test", levels=[])
+    saved.save(settings.data_dir)
+    for max_calls, limit, source in ((0, 2, "calibration 2026-12-03T17:40Z"), (3, 3, "MAX_CALLS")):
+        cfg = replace(settings, max_calls=max_calls, metrics_token=METRICS_TOKEN)
+        srv = TestServer(create_app(cfg, models), host="127.0.0.1", port=cfg.port)
+        await srv.start_server()
+        try:
+            async with aiohttp.ClientSession() as http:
+                ready = await (await http.get(cfg.public_base_url + "/readyz")).json()
+                text = await (await http.get(cfg.public_base_url + "/metrics", headers=SCRAPER)).text()
+        finally:
+            await srv.close()
+        assert (ready["max_calls"], ready["max_calls_from"]) == (limit, source)
+        assert samples(text)[("agent_max_calls", ())] == limit
+    (settings.data_dir / "capacity.json").unlink()
+    cfg = replace(settings, max_calls=0)
+    assert create_app(cfg, models)[STATE].settings.max_calls == DEFAULT_MAX_CALLS == 4
+    assert "agent calibrate" in create_app(cfg, models)[STATE].max_calls_from

@@ -66,7 +66,7 @@ class TestLoginGuard:
                 async with anon.get(console.url(path)) as r:
                     assert r.status == 200, path
             async with anon.get(console.url("/readyz")) as r:
-                assert set(await r.json()) == {"ready", "reason", "live_calls", "max_calls"}
+                assert set(await r.json()) == {"ready", "reason", "live_calls", "max_calls", "max_calls_from"}
             async with anon.get(console.url("/metrics")) as r:
                 assert r.status == 401
             async with anon.get(
