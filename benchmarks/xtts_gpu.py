@@ -52,6 +52,7 @@ from agent.voice.xtts import (
     stream,
 )
 from benchmarks import xtts_pool
+from tests.voice.tiny_xtts import write_vocab
 
 CLAUSE = "Sure, we open at nine on Saturdays."
 SENTENCE = "Sure, we open at nine on Saturdays and close at one, but you can leave a message any time."
@@ -64,8 +65,6 @@ def build(small: bool, device: str, work: Path) -> Any:
     from TTS.tts.configs.xtts_config import XttsArgs, XttsConfig
     from TTS.tts.layers.xtts.tokenizer import VoiceBpeTokenizer
     from TTS.tts.models.xtts import Xtts
-
-    from tests.voice.tiny_xtts import write_vocab
 
     if small:
         from tests.voice.tiny_xtts import tiny_args
@@ -269,6 +268,18 @@ def lead_check(model: Any, latents: Latents, firsts: list[int], chunk: int, runs
     return rows
 
 
+def save_checkpoint(model: Any, out: Path, small: bool) -> Path:
+    """`model` as a checkpoint directory a worker process loads (`XttsWorker`; the stop token stays
+    unreachable in the saved weights)."""
+    out.mkdir(parents=True, exist_ok=True)
+    config = copy.deepcopy(model.config)
+    config.model_args.gpt_number_text_tokens = model.args.gpt_number_text_tokens
+    config.model_args.tokenizer_file = str(write_vocab(out / "vocab.json", 0 if small else TEXT_TOKENS_V2))
+    torch.save({"model": model.state_dict(), "config": config.to_dict()}, out / "model.pth")
+    config.save_json(str(out / "config.json"))
+    return out
+
+
 def pool_check(
     model: Any,
     latents: Latents,
@@ -277,19 +288,27 @@ def pool_check(
     rounds: int,
     out_of_time: Callable[[], bool],
     where: str,
+    processes: Path | None = None,
+    max_tokens: int = 0,
 ) -> list[str]:
-    """Calls through `XttsPool` (the code a call uses), on `replicas` copies of `model`: wait, first chunk."""
+    """Calls through `XttsPool` (the code a call uses), on `replicas` copies of `model` in threads (or, with
+    `processes`, a checkpoint directory of it, each copy in a worker process): wait, first chunk, RTF."""
     models = [model]
     runs: list[xtts_pool.PoolRun] = []
     skipped = 0
     for n in replicas:
-        while len(models) < n:
-            models.append(copy.deepcopy(model))
-        for c in calls:
-            if out_of_time():
-                skipped += 1
-                continue
-            runs.append(asyncio.run(xtts_pool.measure(models[:n], c, latents, rounds)))
+        workers = xtts_pool.start_workers(processes, n, max_tokens) if processes is not None else []
+        try:
+            while not workers and len(models) < n:
+                models.append(copy.deepcopy(model))
+            for c in calls:
+                if out_of_time():
+                    skipped += 1
+                    continue
+                runs.append(asyncio.run(xtts_pool.measure(workers or models[:n], c, latents, rounds)))
+        finally:
+            for worker in workers:
+                worker.close()
     lines = xtts_pool.render(runs, rounds, where)
     return lines + ([f"{skipped} rows skipped: past the time budget."] if skipped else [])
 
@@ -315,6 +334,12 @@ def main() -> int:
     parser.add_argument("--pool-replicas", default="1,2", help="XttsPool sizes (--pool)")
     parser.add_argument("--pool-calls", default="1,2,4,8", help="simultaneous calls on each pool (--pool)")
     parser.add_argument("--pool-rounds", type=int, default=3, help="rounds of simultaneous calls per row")
+    parser.add_argument(
+        "--pool-workers",
+        choices=("thread", "process", "both"),
+        default="both",
+        help="replicas as threads of this process, worker processes (XTTS_WORKERS), or both (--pool)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -344,8 +369,16 @@ def main() -> int:
         say(f"Utterances capped at {args.max_tokens} GPT tokens; {params:.0f} M parameters.")
         say()
         replicas, calls = ([int(x) for x in a.split(",") if x] for a in (args.pool_replicas, args.pool_calls))
-        for line in pool_check(model, latents, replicas, calls, args.pool_rounds, out_of_time, gpu):
-            say(line)
+        kinds = ("thread", "process") if args.pool_workers == "both" else (args.pool_workers,)
+        with tempfile.TemporaryDirectory() as scratch:
+            checkpoint = save_checkpoint(model, Path(scratch), args.small)
+            for kind in kinds:
+                where = checkpoint if kind == "process" else None
+                rounds, cap = args.pool_rounds, args.max_tokens
+                rows = pool_check(model, latents, replicas, calls, rounds, out_of_time, gpu, where, cap)
+                for line in rows:
+                    say(line)
+                say()
         Path(args.out).write_text("\n".join(lines) + "\n")
         return 0
     if args.thread_check:

@@ -32,14 +32,20 @@ class XttsWorkerError(RuntimeError):
     """The worker process failed an utterance or died."""
 
 
-def _serve(conn: multiprocessing.connection.Connection, model_dir: str, device: str, threads: int) -> None:
+def _serve(
+    conn: multiprocessing.connection.Connection, model_dir: str, device: str, threads: int, max_tokens: int
+) -> None:
     """The child: load the model, then speak each request, checking for "stop" between chunks."""
     import torch
 
-    from agent.logs import configure_logging
     from agent.voice.xtts import load_xtts, stream
 
-    configure_logging(os.environ.get("LOG_LEVEL", "info"))
+    try:  # the server's JSON logs; a bare GPU box running benchmarks/xtts_gpu.py may lack their packages
+        from agent.logs import configure_logging
+
+        configure_logging(os.environ.get("LOG_LEVEL", "info"))
+    except ImportError:
+        pass
     if threads:
         torch.set_num_threads(threads)
     try:
@@ -47,6 +53,8 @@ def _serve(conn: multiprocessing.connection.Connection, model_dir: str, device: 
     except Exception as exc:
         conn.send(("error", str(exc)))
         return
+    if max_tokens:
+        model.gpt.max_gen_mel_tokens = max_tokens
     conn.send(("ready", str(model.device)))
     while True:
         try:
@@ -78,10 +86,18 @@ class XttsWorker:
     """
 
     def __init__(
-        self, model_dir: Path, device: str = "auto", threads: int = 0, name: str = "xtts-worker"
+        self,
+        model_dir: Path,
+        device: str = "auto",
+        threads: int = 0,
+        name: str = "xtts-worker",
+        max_tokens: int = 0,
     ) -> None:
-        """Start the child and wait until it has loaded `model_dir` (XttsLoadError if it cannot)."""
+        """Start the child and wait until it has loaded `model_dir` (XttsLoadError if it cannot); torch in
+        it uses `threads` CPU threads (0: torch's default), and `max_tokens` > 0 caps an utterance's GPT
+        tokens below the checkpoint's own cap."""
         self.model_dir, self.device, self.threads, self.name = Path(model_dir), device, threads, name
+        self.max_tokens = max_tokens
         self._conn: multiprocessing.connection.Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self.device_in_use = ""
@@ -98,7 +114,7 @@ class XttsWorker:
         parent, child = context.Pipe()
         process = context.Process(
             target=_serve,
-            args=(child, str(self.model_dir), self.device, self.threads),
+            args=(child, str(self.model_dir), self.device, self.threads, self.max_tokens),
             name=self.name,
             daemon=True,
         )
