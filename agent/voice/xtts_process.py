@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,7 @@ def _serve(
     conn: multiprocessing.connection.Connection, model_dir: str, device: str, threads: int, max_tokens: int
 ) -> None:
     """The child: load the model, then speak each request, checking for "stop" between chunks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which ends its workers
     import torch
 
     from agent.voice.xtts import load_xtts, stream
@@ -67,15 +69,18 @@ def _serve(
             continue
         _, text, language, cond, speaker = request
         latents = Latents(torch.from_numpy(cond), torch.from_numpy(speaker))
+        told = ""
         try:
             for chunk in stream(model, text, language, latents):
                 conn.send(("chunk", np.ascontiguousarray(chunk, dtype=np.float32).tobytes()))
-                if conn.poll() and conn.recv()[0] in ("stop", "quit"):
+                if conn.poll() and (told := conn.recv()[0]) in ("stop", "quit"):
                     break
         except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
             continue
         conn.send(("end", None))
+        if told == "quit":
+            return
 
 
 class XttsWorker:

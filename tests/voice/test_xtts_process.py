@@ -53,7 +53,8 @@ def test_stopping_early_leaves_the_worker_ready_for_the_next_utterance(
 def test_a_killed_worker_fails_its_utterance_and_the_next_one_restarts_it(
     tiny_xtts_dir: Path, tiny_latents: Latents
 ) -> None:
-    """kill -9 of the child mid-utterance raises XttsWorkerError; the next utterance starts a new child."""
+    """kill -9 of the child mid-utterance raises XttsWorkerError; the next utterance starts a new child,
+    which, closed mid-utterance, quits by itself (exit code 0, not killed)."""
     w = XttsWorker(tiny_xtts_dir, device="cpu", threads=1)
     try:
         old = w.pid
@@ -68,6 +69,13 @@ def test_a_killed_worker_fails_its_utterance_and_the_next_one_restarts_it(
             again = list(w.stream("Goodbye.", "en", tiny_latents))
         assert again and w.pid not in (None, old)
         assert "xtts_worker_restarting" in [e["event"] for e in logs]
+        # Closed mid-utterance (the server stopping), the new child finishes and exits on its own.
+        child = w._process
+        speaking = w.stream(TEXT + " " + TEXT, "en", tiny_latents)
+        next(speaking)  # held open: the child is still generating when the server closes it
+        w.close()
+        assert child is not None and child.exitcode == 0
+        speaking.close()
     finally:
         w.close()
 
