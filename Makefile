@@ -98,6 +98,7 @@ test: lint typecheck unit
 bench: bench-wer bench-stt bench-tts
 	$(BIN)/python -m benchmarks.echo_gate --out BENCHMARKS.md
 	$(BIN)/python -m benchmarks.voice_latency --turns 12 --out BENCHMARKS.md
+	$(BIN)/python -m benchmarks.load_stages --profile --out BENCHMARKS.md
 
 # Streaming vs segmented Whisper (final-transcript delay), simultaneous callers, barge-in reaction.
 bench-stt: setup
