@@ -39,7 +39,7 @@ class TestLoadSettings:
             "LOG_LEVEL": ("verbose", "not one of debug, info, warning, error, critical"),
             "WHISPER_COMPUTE_TYPE": ("int4", "not one of default, auto, int8,"),
             "PORT": ("70000", "out of range; it takes from 1 to 65535"),
-            "MAX_CALLS": ("0", "out of range; it takes 1 or more"),
+            "MAX_CALLS": ("-1", "out of range; it takes 0 or more"),
             "LLM_TEMPERATURE": ("2.5", "from 0 to 2"),
             "LLM_BASE_URL": ("localhost:8000/v1", "must start with http:// or https://"),
         }

@@ -76,6 +76,7 @@ class CallSession:
         self.business = business
         self.resume = resume or {}
         self._close_socket = close_socket
+        self._closing: asyncio.Future[None] | None = None
         called = self.resume.get("to", "")  # the number dialled picks the voice
         self.voice = services.models.voices.for_called(called)
         self.recorder = (
@@ -168,7 +169,13 @@ class CallSession:
         await self._close_socket()
 
     async def close(self, reason: str) -> None:
-        """Stop the pipeline (the caller is gone or the socket dropped) and leave no task running."""
+        """Stop the pipeline (the caller is gone or the socket dropped) and leave no task running; a
+        close while one is under way (the server stopping as the call ends) waits for that one."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close(reason))
+        await asyncio.shield(self._closing)
+
+    async def _close(self, reason: str) -> None:
         self.end_reason = self.end_reason or reason
         if self._task is not None and not self._task.done():
             await self.pipeline.worker.cancel(reason=self.end_reason)

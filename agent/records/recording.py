@@ -128,11 +128,12 @@ class RecordingFile:
         self.frames += len(frames) // 4
 
     def close(self) -> None:
-        """Finish the file (a call with no audio leaves none)."""
-        if self._wav is not None and self._file is not None:
-            self._wav.close()
-            self._file.close()
-            self._wav = self._file = None
+        """Finish the file (a call with no audio leaves none); closing again does nothing."""
+        wav, file, self._wav, self._file = self._wav, self._file, None, None
+        if wav is not None:
+            wav.close()
+        if file is not None:
+            file.close()
 
 
 def repair(path: Path) -> float:

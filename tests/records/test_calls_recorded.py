@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from agent.config import Settings
 from agent.models import Models
@@ -124,7 +125,8 @@ async def test_a_call_leaves_its_row_turns_with_heard_text_and_latency_and_its_m
 async def test_each_turn_is_stored_when_it_ends_while_the_call_goes_on(
     cfg: Settings, models: Models, speech_dir: Path, reader: Database
 ) -> None:
-    """The greeting and the caller's turn can be read back while the call is still open."""
+    """The greeting and the caller's turn can be read back while the call is still open; closing the call
+    twice at once ends it once."""
     srv = await serve(cfg, models)
     try:
         call = asyncio.create_task(
@@ -140,14 +142,17 @@ async def test_each_turn_is_stored_when_it_ends_while_the_call_goes_on(
                         turns = await session.scalars(select(Turn).where(Turn.call_id == open_call.id))
                         seen = [t.speaker for t in turns]
         assert not call.done() and seen[0] == "agent"
-        await srv.app[STATE].calls[open_call.call_sid].close("test over")  # type: ignore[union-attr]
-        await call
-        await wait_idle(srv)
+        live = srv.app[STATE].calls[open_call.call_sid]  # type: ignore[union-attr]
+        with capture_logs() as logs:  # closed twice at once, as when the server stops while a call ends
+            await asyncio.gather(live.close("test over"), live.close("server shutting down"))
+            await call
+            await wait_idle(srv)
     finally:
         await srv.close()
     async with reader.sessions() as session:
         ended = await session.get(Call, open_call.id)  # type: ignore[union-attr]
     assert ended is not None and ended.ended_at is not None and ended.end_reason == "test over"
+    assert [e["event"] for e in logs].count("call_ended") == 1  # the second close waited for the first
 
 
 @SQLITE_ONLY
