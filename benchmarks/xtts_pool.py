@@ -9,7 +9,6 @@ Needs only numpy, structlog and what `agent.voice.xtts` needs (no pipecat), so i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from structlog.testing import capture_logs
 
 from agent.voice.pool import XttsPool
 from agent.voice.xtts import CHUNK_TOKENS, FIRST_CHUNK_TOKENS, Latents
-from agent.voice.xtts_process import XttsWorker, threads_per_worker, worker_stream
+from agent.voice.xtts_process import XttsWorker, threads_per_worker
 
 SENTENCE = "Sure, we open at nine on Saturdays and close at one, but you can leave a message any time."
 
@@ -54,10 +53,7 @@ async def measure(
     """`rounds` times, `calls` calls speak `text` at once through one pool of `models` (after a warm-up):
     in-process models in threads, or `XttsWorker`s (their processes outlive the pool)."""
     processes = bool(models) and all(isinstance(m, XttsWorker) for m in models)
-    if processes:
-        pool = XttsPool(models, synth=worker_stream, context=lambda _m: contextlib.nullcontext())
-    else:
-        pool = XttsPool(models)
+    pool = XttsPool.of_workers(models) if processes else XttsPool(models)
     try:
         await asyncio.gather(*(_speak(pool, f"warm-{i}", latents, text) for i in range(len(models))))
         firsts: list[float] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from agent.voice.piper import PiperTTSService
 from agent.voice.pool import XttsPool
 from agent.voice.store import VoiceError, VoiceStore, voice_store
 from agent.voice.xtts import Latents, load_xtts
-from agent.voice.xtts_process import XttsWorker, threads_per_worker, worker_stream
+from agent.voice.xtts_process import XttsWorker, threads_per_worker
 from agent.voice.xtts_service import ClonedVoice, XttsTTSService
 
 log = structlog.get_logger(__name__)
@@ -66,7 +65,7 @@ def load_pool(model_dir: Path, replicas: int, workers: str = "process") -> XttsP
         for worker in started:
             worker.close()
         raise
-    return XttsPool(started, synth=worker_stream, context=lambda _worker: contextlib.nullcontext())
+    return XttsPool.of_workers(started)
 
 
 def add_choices(voices: Voices, names: list[str], settings: Settings, store: VoiceStore) -> None:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import structlog
 
 from agent.voice.xtts import SAMPLE_RATE, Latents, own_stream, stream
-from agent.voice.xtts_process import XttsWorker
+from agent.voice.xtts_process import XttsWorker, worker_stream
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +74,11 @@ class XttsPool:
         self._threads: list[threading.Thread] = []
         self.served = 0
         self.waited_s = 0.0
+
+    @classmethod
+    def of_workers(cls, workers: Sequence[XttsWorker]) -> XttsPool:
+        """A pool whose replicas are worker processes (each thread waits on its worker's pipe)."""
+        return cls(workers, synth=worker_stream, context=lambda _worker: contextlib.nullcontext())
 
     @property
     def replicas(self) -> int:
