@@ -125,6 +125,7 @@ class SimulationResult:
     marks_echoed: int
     greeting_text: str = ""
     player_late_s: float = 0.0  # how far the simulated phone's playback ran behind its clock at worst
+    playing_late_s: float = 0.0  # the same while it was playing the agent's audio (when echo timing counts)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly summary."""
@@ -170,6 +171,7 @@ class _Phone:
         self.played_out_at = 0.0
         self.sent_voiced_at = 0.0
         self.player_late_s = 0.0  # the most this simulated phone's 20 ms play clock ran late (event-loop lag)
+        self.playing_late_s = 0.0  # the same, counting only ticks that played agent audio
         self.turn: Turn | None = None
         self.collect: bytearray | None = None
         self.on_media: Any = None
@@ -208,8 +210,11 @@ class _Phone:
         t0 = time.monotonic()
         tick = 0
         while not self.closed.is_set():
-            self.player_late_s = max(self.player_late_s, time.monotonic() - (t0 + tick * FRAME_MS / 1000))
+            late = time.monotonic() - (t0 + tick * FRAME_MS / 1000)
+            self.player_late_s = max(self.player_late_s, late)
             take = bytes(self.buffer[:FRAME_BYTES])
+            if take:
+                self.playing_late_s = max(self.playing_late_s, late)
             del self.buffer[:FRAME_BYTES]
             if take and not self.buffer:
                 self.played_out_at = time.monotonic()
@@ -436,6 +441,7 @@ async def place_call(
         clears=phone.clears,
         marks_echoed=phone.marks_echoed,
         player_late_s=phone.player_late_s,
+        playing_late_s=phone.playing_late_s,
     )
 
 
