@@ -24,19 +24,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.report import machine, write_section
 from benchmarks.server_process import REPO, Served, agent_serve
-from benchmarks.soak import brief_prompts, settle
+from benchmarks.soak import METRICS_TOKEN, brief_prompts, settle
+from benchmarks.soak import metrics_text as scrape
 from benchmarks.turn_taking import ESPEAK_VOICES
 
 SECTION_START = "<!-- load-stages:start -->"
 SECTION_END = "<!-- load-stages:end -->"
-METRICS_TOKEN = "bench-metrics"
 LINES = (
     "What time do you open on Saturday?",
     "Where are you located?",
@@ -86,15 +85,6 @@ def make_speech(out: Path) -> dict[str, list[Path]]:
         speech["espeak-ng"].append(path)
         speech["piper"].append(write_wav(voice, text, out / f"piper{i}.wav", steady))
     return speech
-
-
-def scrape(served: Served) -> str:
-    """The server's /metrics page."""
-    request = urllib.request.Request(
-        f"{served.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as r:
-        return str(r.read().decode())
 
 
 def lag_buckets(text: str) -> list[tuple[float, float]]:
