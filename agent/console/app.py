@@ -61,6 +61,9 @@ class ServerState(Protocol):
     def calls(self) -> Mapping[str, CallSession]:
         """This process's live calls."""
 
+    async def refresh_profiles(self) -> None:
+        """Rebuild the businesses from the database if a profile changed since they were built."""
+
 
 @dataclass
 class Console:

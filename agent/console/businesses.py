@@ -13,7 +13,7 @@ from aiohttp import web
 
 from agent.console import queries
 from agent.console.app import CONSOLE, PREFIX, ServerState, render, require
-from agent.console.hours_form import apply_form, field_errors, form_of
+from agent.console.profile_form import CHOICES, DETAILS, TABLES, apply_form, field_errors, form_of
 from agent.dialog import profile_store
 from agent.dialog.business import ProfileError
 from agent.dialog.hours import WEEKDAYS, say_spans
@@ -34,9 +34,10 @@ async def business_page(
     document: str | None = None,
     errors: list[str] | None = None,
     status: int = 200,
-    hours_errors: dict[str, str] | None = None,
+    field_problems: dict[str, str] | None = None,
 ) -> web.StreamResponse:
-    """One profile as YAML (editable by editors), its hours as the server reads them, and any problems."""
+    """One profile as a form and as YAML (both editable by editors), its hours as the server reads them,
+    and any problems, each next to its field."""
     require(request, "viewer")
     console, name = request.app[CONSOLE], request.match_info["name"]
     stored = await profile_store.documents(console.db)
@@ -54,7 +55,10 @@ async def business_page(
         hours=hours,
         form=form_of(stored[name] if document is None else document),
         weekdays=WEEKDAYS,
-        hours_errors=hours_errors or {},
+        details=DETAILS,
+        tables=TABLES,
+        choices=CHOICES,
+        problems=field_problems or {},
         saved=request.query.get("saved"),
     )
 
@@ -68,11 +72,11 @@ async def save_business(request: web.Request) -> web.StreamResponse:
     stored = await profile_store.documents(console.db)
     if name not in stored:
         raise web.HTTPNotFound(text=f"no business profile named {name!r}")
-    if request.match_info.get("part") == "hours":
+    if request.match_info.get("part") in ("form", "hours"):
         fields = {k: str(v) for k, v in form.items()}
         document, problems = await asyncio.to_thread(apply_form, stored[name], fields)
         if problems:
-            return await business_page(request, None, list(problems.values()), 422, problems)
+            return await business_page(request, document, list(problems.values()), 422, problems)
     else:
         document = str(form.get("document", "")).replace("\r\n", "\n")
     settings = console.state.settings
@@ -91,6 +95,7 @@ async def save_business(request: web.Request) -> web.StreamResponse:
         revision=revision, before=stored[name], after=document,
     )  # fmt: skip
     log.info("console_profile_saved", operator=login.name, business=name, revision=revision)
+    await console.state.refresh_profiles()  # in use here at once; other servers check on their next call
     raise web.HTTPFound(f"{PREFIX}/businesses/{name}?saved={revision}")
 
 
@@ -120,11 +125,20 @@ def _try(state: ServerState, name: str, document: str, lines: list[str], at: str
 
 async def try_business(request: web.Request) -> web.StreamResponse:
     """The try-it box: the caller's lines answered by the same dialog engine as a call, on the profile as
-    edited in the form (not yet saved, so callers don't hear it). JSON: each turn's reply, intent, action."""
+    edited (the YAML text if sent, else the stored profile with the form's fields put in; not saved, so
+    callers don't hear it). JSON: each turn's reply, intent, action."""
     require(request, "viewer")
     console, name = request.app[CONSOLE], request.match_info["name"]
     form = await request.post()
     document = str(form.get("document", "")).replace("\r\n", "\n")
+    if "document" not in form:
+        stored = await profile_store.documents(console.db)
+        if name not in stored:
+            raise web.HTTPNotFound(text=f"no business profile named {name!r}")
+        fields = {k: str(v) for k, v in form.items() if k not in ("lines", "at", "csrf")}
+        document, problems = await asyncio.to_thread(apply_form, stored[name], fields)
+        if problems:
+            return web.json_response({"errors": list(problems.values())}, status=422)
     lines = [line.strip() for line in str(form.get("lines", "")).splitlines() if line.strip()]
     if not lines or len(lines) > MAX_TRY_LINES:
         return web.json_response({"errors": [f"say 1 to {MAX_TRY_LINES} lines"]}, status=422)
@@ -145,5 +159,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{PREFIX}/businesses", businesses_page)
     router.add_get(f"{PREFIX}/businesses/{{name}}", business_page)
     router.add_post(f"{PREFIX}/businesses/{{name}}", save_business)
-    router.add_post(f"{PREFIX}/businesses/{{name}}/{{part:hours}}", save_business)
+    router.add_post(f"{PREFIX}/businesses/{{name}}/{{part:form|hours}}", save_business)
     router.add_post(f"{PREFIX}/businesses/{{name}}/try", try_business)

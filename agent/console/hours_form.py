@@ -56,14 +56,13 @@ def form_of(document: str) -> HoursForm:
     return HoursForm(weekly, [*specials, Special("", "", "")])
 
 
-def apply_form(document: str, form: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+def apply_form(document: str, form: Mapping[str, str]) -> str:
     """The profile's YAML text with the form's hours put in (holidays and exceptions rebuilt from the dated
-    rows: no hours is a holiday), and the problems the form itself shows (a date that isn't one)."""
+    rows: no hours is a holiday; a date that isn't one is kept as typed for the profile check to name)."""
     data = yaml.safe_load(document)
     if not isinstance(data, dict):
-        return document, {"hours": "the profile is not a mapping of fields"}
+        return document
     data["hours"] = {day: (form.get(f"hours.{day}", "").strip() or "closed") for day in WEEKDAYS}
-    problems: dict[str, str] = {}
     holidays: list[dict[str, Any]] = []
     exceptions: list[dict[str, Any]] = []
     rows = sorted({int(k.split(".")[1]) for k in form if k.startswith("special.") and k.count(".") == 2})
@@ -72,18 +71,17 @@ def apply_form(document: str, form: Mapping[str, str]) -> tuple[str, dict[str, s
         if not raw or form.get(f"special.{i}.remove"):
             continue
         try:
-            date = dt.date.fromisoformat(raw)
+            date: dt.date | str = dt.date.fromisoformat(raw)
         except ValueError:
-            problems[f"special.{i}"] = f"{raw!r} is not a date (YYYY-MM-DD)"
-            continue
+            date = raw  # kept as typed: the profile check names it next to its row
         name, hours = form.get(f"special.{i}.name", "").strip(), form.get(f"special.{i}.hours", "").strip()
         if hours and hours != "closed":
             exceptions.append({"date": date, "hours": hours, "name": name})
         else:
             holidays.append({"date": date, "name": name})
-    data["holidays"] = sorted(holidays, key=lambda h: h["date"])
-    data["exceptions"] = sorted(exceptions, key=lambda h: h["date"])
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110), problems
+    data["holidays"] = sorted(holidays, key=lambda h: str(h["date"]))
+    data["exceptions"] = sorted(exceptions, key=lambda h: str(h["date"]))
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
 
 
 def field_errors(messages: list[str], document: str) -> dict[str, str]:

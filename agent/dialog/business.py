@@ -138,12 +138,15 @@ class _Check:
     def fail(self, where: str, problem: str) -> None:
         self.problems.append(f"{self.path}: {where}: {problem}")
 
-    def text(self, data: dict[str, Any], key: str, required: bool = True, default: str = "") -> str:
+    def text(
+        self, data: dict[str, Any], key: str, required: bool = True, default: str = "", where: str = ""
+    ) -> str:
         value = data.get(key, default)
         if value is None:
             value = default
         if not isinstance(value, str) or (required and not value.strip()):
-            self.fail(key, "required, a non-empty string" if required else "must be a string")
+            problem = "required, a non-empty string" if required else "must be a string"
+            self.fail(f"{where}.{key}" if where else key, problem)
             return default
         return value.strip()
 
@@ -203,6 +206,31 @@ def _hours(check: _Check, data: dict[str, Any]) -> Hours:
     return Hours(weekly, specials)
 
 
+def _behaviour(check: _Check, raw: object) -> Behaviour:
+    """The behaviour settings: known names only, each a number above 0 (whole numbers where the default is
+    one; re-prompts may be 0)."""
+    if not isinstance(raw, dict):
+        check.fail("behaviour", "must be a mapping of setting to number")
+        return Behaviour()
+    defaults = Behaviour()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"behaviour.{key}"
+        if key not in defaults.__dataclass_fields__:
+            check.fail(where, f"not a setting (one of {', '.join(defaults.__dataclass_fields__)})")
+        elif isinstance(getattr(defaults, key), int):
+            least = 0 if "reprompts" in key else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                check.fail(where, f"{value!r} is not a whole number of at least {least}")
+            else:
+                values[key] = value
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            check.fail(where, f"{value!r} is not a number above 0")
+        else:
+            values[key] = float(value)
+    return Behaviour(**values)
+
+
 def parse_business(key: str, data: object, path: Path, persona: str) -> Business:
     """Validate one profile's data; raise ProfileError listing every problem found."""
     check = _Check(path)
@@ -225,7 +253,7 @@ def parse_business(key: str, data: object, path: Path, persona: str) -> Business
     hours = _hours(check, data)
     services = tuple(
         Service(
-            check.text(s, "name"),
+            check.text(s, "name", where=f"services[{i}]"),
             str(s.get("price", "")),
             str(s.get("description", "")),
             check.words(s, "keywords", f"services[{i}]"),
@@ -233,7 +261,11 @@ def parse_business(key: str, data: object, path: Path, persona: str) -> Business
         for i, s in enumerate(check.items(data, "services"))
     )
     faq = tuple(
-        Faq(check.text(f, "question"), check.text(f, "answer"), check.words(f, "keywords", f"faq[{i}]"))
+        Faq(
+            check.text(f, "question", where=f"faq[{i}]"),
+            check.text(f, "answer", where=f"faq[{i}]"),
+            check.words(f, "keywords", f"faq[{i}]"),
+        )
         for i, f in enumerate(check.items(data, "faq"))
     )
     staff = []
@@ -243,7 +275,7 @@ def parse_business(key: str, data: object, path: Path, persona: str) -> Business
             check.fail(f"staff[{i}].number", f"{number!r} is not an E.164 number like +15551234567")
         staff.append(
             Staff(
-                check.text(s, "name"),
+                check.text(s, "name", where=f"staff[{i}]"),
                 str(s.get("role", "")),
                 number,
                 check.words(s, "takes", f"staff[{i}]"),
@@ -267,7 +299,7 @@ def parse_business(key: str, data: object, path: Path, persona: str) -> Business
             check.fail(where, "keys must be single keypad digits, * or #")
             continue
         if not isinstance(spec, dict) or spec.get("action") not in KEY_ACTIONS:
-            check.fail(where, f"action must be one of {', '.join(KEY_ACTIONS)}")
+            check.fail(f"{where}.action", f"action must be one of {', '.join(KEY_ACTIONS)}")
             continue
         to = spec.get("to")
         if spec["action"] == "transfer" and (
@@ -277,12 +309,7 @@ def parse_business(key: str, data: object, path: Path, persona: str) -> Business
             continue
         dtmf[str(digit)] = KeyAction(spec["action"], to)
     dtmf.setdefault("0", KeyAction("transfer", "operator"))
-    raw_behaviour = data.get("behaviour") or {}
-    try:
-        behaviour = Behaviour(**raw_behaviour)
-    except TypeError as exc:
-        check.fail("behaviour", str(exc))
-        behaviour = Behaviour()
+    behaviour = _behaviour(check, data.get("behaviour") or {})
     if check.problems:
         raise ProfileError("\n".join(check.problems))
     business = Business(

@@ -123,8 +123,8 @@ async def test_an_operator_finds_a_simulated_call_hears_it_and_handles_its_messa
 
 
 def drive_profile_edit(base: str, screenshot: Path) -> dict[str, str]:
-    """As an editor: change Saturday's hours in the profile form, try the question in the try-it box, then
-    save; return what the box answered and what the page said (blocking)."""
+    """As an editor: change Saturday's hours and the insurance answer in the profile form, try both
+    questions in the try-it box, then save; return what the box answered and what the page said (blocking)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -135,18 +135,24 @@ def drive_profile_edit(base: str, screenshot: Path) -> dict[str, str]:
         log_in_as(driver, base, "editor", wait)
         driver.get(f"{base}/console/businesses")
         driver.find_element(By.CSS_SELECTOR, 'a[href="/console/businesses/example"]').click()
-        wait.until(lambda d: d.find_elements(By.ID, "document"))
+        wait.until(lambda d: d.find_elements(By.ID, "profile-form"))
         seen["hours_before"] = driver.find_element(By.ID, "hours").text
-        box = driver.find_element(By.ID, "document")
-        edited = str(box.get_property("value")).replace('saturday: "9:00-13:00"', 'saturday: "10:00-14:00"')
-        driver.execute_script("arguments[0].value = arguments[1]", box, edited)
-        driver.find_element(By.ID, "try-lines").send_keys("Are you open on Saturday?")
+        saturday = driver.find_element(By.ID, "hours-saturday")
+        saturday.clear()
+        saturday.send_keys("10:00-14:00")
+        answer = driver.find_element(By.NAME, "faq.0.answer")
+        answer.clear()
+        answer.send_keys("We take Delta Dental only.")
+        driver.find_element(By.ID, "try-lines").send_keys("Are you open on Saturday?\nDo you take insurance?")
         driver.find_element(By.ID, "try-button").click()
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".try-reply"))
-        seen["tried"] = driver.find_element(By.CSS_SELECTOR, ".try-reply").text
-        driver.find_element(By.ID, "save").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".try-reply")) == 2)
+        replies = driver.find_elements(By.CSS_SELECTOR, ".try-reply")
+        seen["tried"], seen["tried_faq"] = (e.text for e in replies)
+        driver.find_element(By.ID, "save-form").click()
         wait.until(lambda d: d.find_elements(By.ID, "saved"))
         seen["saved"] = driver.find_element(By.ID, "saved").text
+        seen["saturday_after"] = str(driver.find_element(By.ID, "hours-saturday").get_property("value"))
+        seen["hours_after"] = driver.find_element(By.ID, "hours").text
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(screenshot))
     finally:
@@ -157,9 +163,9 @@ def drive_profile_edit(base: str, screenshot: Path) -> dict[str, str]:
 async def test_an_editor_changes_saturdays_hours_tries_them_saves_and_the_next_caller_hears_them(
     settings: Settings, models: Models, speech_dir: Path
 ) -> None:
-    """In Chromium: the profile form edited, the try-it box answers with the new hours before anything is
-    saved, saving publishes them, and a simulated call asking when they open on Saturday hears 10 AM;
-    the audit log holds the change."""
+    """In Chromium: the profile form's fields edited, the try-it box answers with the new hours and FAQ
+    answer before anything is saved, saving publishes them (the page shows them in use), and a simulated
+    call asking when they open on Saturday hears 10 AM; the audit log holds the change."""
     from structlog.testing import capture_logs
 
     from agent.console.queries import audit_log
@@ -178,7 +184,9 @@ async def test_an_editor_changes_saturdays_hours_tries_them_saves_and_the_next_c
         await srv.close()
     assert "Saturday from 9 AM to 1 PM" in seen["hours_before"], seen
     assert "10 AM" in seen["tried"] and "hours" in seen["tried"], seen
-    assert "Saved as revision 2" in seen["saved"], seen
+    assert "Delta Dental only" in seen["tried_faq"], seen
+    assert "Saturday from 10 AM to 2 PM" in seen["hours_after"], seen
+    assert "Saved as revision 2" in seen["saved"] and seen["saturday_after"] == "10:00-14:00", seen
     reply = next(e for e in logs if e["event"] == "agent_reply" and e["intent"].startswith("hours"))
     assert "10 AM" in reply["text"], reply
     assert len(audited) == 1 and audited[0].operator == "editor"
