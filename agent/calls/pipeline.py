@@ -115,6 +115,7 @@ def build_call_pipeline(
         detail=models.stt_detail,
         wants_detail=lambda: receptionist.router.expects_details,
     )
+    vad.quiet_listeners.append(stt.caller_quiet)  # the final decode starts before the VAD's stop
     llm = make_llm_service(settings, models.llm, business)
     voice = voice if voice is not None else models.voices.for_called("")
     tts = make_tts(

@@ -6,7 +6,7 @@ The service feeds audio and VAD edges in; `next_pass()` says when a Whisper pass
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,6 +37,7 @@ class PassRequest:
     end_sample: int
     align: bool = False  # also find where the committed words end, to trim the buffer
     language: str | None = None  # decode in this language (None: the model's own choice)
+    quiet: bool = False  # started because the caller went quiet: the final's likely source
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,15 @@ class UtteranceStream:
         self._join()
         grown = len(self._buffer) > self.params.trim_s * SAMPLE_RATE
         return self._request(u, final=False, align=grown and bool(u.agreement.committed))
+
+    def quiet_pass(self) -> PassRequest | None:
+        """The pass to run when the caller goes quiet mid-utterance, over everything heard so far (so the
+        final can reuse it if they don't go on), or None with no utterance open or no audio since the last."""
+        u = self._current
+        if u is None or self._total == self._last_pass_end:
+            return None
+        self._last_pass_end = self._total
+        return replace(self._request(u, final=False), quiet=True)
 
     def apply(
         self, request: PassRequest, result: Pass, aligned: list[AlignedWord] | None = None

@@ -100,6 +100,7 @@ class WhisperSTTService(STTService):
         self._stream = UtteranceStream(params or StreamParams(), vocabulary)
         self._in_flight: tuple[PassRequest, asyncio.Task[Done[PassResult] | None]] | None = None
         self._final_task: asyncio.Task[None] | None = None
+        self._quiet_due = False  # the caller went quiet while a pass ran: decode again when it is done
         self._language_task: asyncio.Task[None] | None = None
         self.language = "en"  # the caller's language, once identified
         self.finals: list[Final] = []
@@ -117,12 +118,31 @@ class WhisperSTTService(STTService):
                 self._in_flight = (request, self.create_task(self._interim(request), "stt_interim"))
         yield None
 
+    def caller_quiet(self) -> None:
+        """The caller went quiet mid-utterance (the VAD's stop is still to come): decode what they said
+        now, so the final can reuse the pass if they don't go on. Not when the final needs another model."""
+        detail = self._detail is not None and self._wants_detail is not None and self._wants_detail()
+        if self.language != "en" or detail:
+            return
+        if self._in_flight is not None and not self._in_flight[1].done():
+            self._quiet_due = True
+            return
+        self._start_quiet_pass()
+
+    def _start_quiet_pass(self) -> None:
+        self._quiet_due = False
+        request = self._stream.quiet_pass()
+        if request is not None:
+            self._in_flight = (request, self.create_task(self._interim(request), "stt_quiet"))
+
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Open an utterance when the VAD hears speech; settle it when the VAD says the caller stopped."""
         await super().process_frame(frame, direction)
         if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._quiet_due = False
             self._stream.open()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._quiet_due = False
             speech_end = self._stream.total_samples - int(frame.stop_secs * SAMPLE_RATE)
             request = self._stream.close()
             previous = self._final_task
@@ -146,6 +166,8 @@ class WhisperSTTService(STTService):
 
     async def _interim(self, request: PassRequest) -> Done[PassResult] | None:
         done = await self._decode(self._engine, request)
+        if self._quiet_due and self._in_flight is not None and self._in_flight[0] is request:
+            self._start_quiet_pass()  # the caller went quiet during this pass: cover the audio since
         if done is None:
             return None
         partial = self._stream.apply(request, done.value.decoded, done.value.aligned)
@@ -203,7 +225,7 @@ class WhisperSTTService(STTService):
             audio_s=round(final.audio_seconds, 2),
             partials=len(final.partials),
             detail_model=detail,
-            reused_interim=request.final is False,
+            pass_used="final" if request.final else ("quiet" if request.quiet else "interim"),
             decode_ms=round(done.ran_s * 1000),
             rejected=final.rejected,
         )

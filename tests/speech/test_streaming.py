@@ -49,6 +49,27 @@ class TestCadence:
         assert stream.next_pass() is not None
         assert stream.next_pass() is None
 
+    def test_a_quiet_pass_covers_everything_heard_and_restarts_the_cadence(self) -> None:
+        """When the caller goes quiet a pass over all the audio so far is due at once (marked quiet), the
+        next interim waits a whole step after it; none with nothing new or no utterance open."""
+        stream = UtteranceStream(StreamParams(step_s=0.5, preroll_s=0.0))
+        assert stream.quiet_pass() is None
+        stream.open()
+        stream.feed(seconds(0.7))
+        assert stream.next_pass() is not None  # at 0.7 s
+        stream.feed(seconds(0.2))
+        quiet = stream.quiet_pass()
+        assert quiet is not None and quiet.quiet and not quiet.final
+        assert len(quiet.audio) == int(0.9 * SAMPLE_RATE) and quiet.end_sample == stream.total_samples
+        assert stream.quiet_pass() is None  # nothing new since
+        stream.feed(seconds(0.4))
+        assert stream.next_pass() is None
+        stream.feed(seconds(0.1))
+        assert stream.next_pass() is not None
+        stream.close()
+        stream.feed(seconds(0.2))
+        assert stream.quiet_pass() is None
+
 
 class TestPartialsAndFinals:
     def test_partials_commit_what_two_passes_agree_on(self) -> None:

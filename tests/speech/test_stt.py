@@ -6,6 +6,7 @@ import itertools
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,12 @@ from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
     InterimTranscriptionFrame,
+    SystemFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transcriptions.language import Language
 from piper import SynthesisConfig
@@ -222,3 +225,44 @@ async def test_a_talkative_caller_cannot_starve_a_quiet_one_on_a_shared_model(
     b_at = [i for i, tag in enumerate(order) if tag == "b"]
     assert len(b_at) >= 2, order
     assert all(later - earlier <= 3 for earlier, later in itertools.pairwise(b_at)), order
+
+
+@dataclass
+class QuietMark(SystemFrame):
+    """Where the caller's VAD would report them quiet (the test's stand-in for the VAD's listener call)."""
+
+
+class QuietHearingSTT(WhisperSTTService):
+    """The STT service told `caller_quiet` at each QuietMark, as the pipeline's VAD tells it."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, QuietMark):
+            self.caller_quiet()
+            return
+        await super().process_frame(frame, direction)
+
+
+def quiet_at(frames: list[Frame], seconds: float) -> list[Frame]:
+    """`frames` (from caller_frames) with a QuietMark after `seconds` of the caller's audio."""
+    at = 1 + 2 * int(seconds / 0.02)  # VAD start, then an audio frame and a sleep per 20 ms
+    return [*frames[:at], QuietMark(), *frames[at:]]
+
+
+async def test_the_pass_started_when_the_caller_went_quiet_is_the_final(
+    models: Models, speech_dir: Path
+) -> None:
+    """Quiet 0.1 s after the last word: that pass's transcript is the final, with no decode after the
+    VAD's stop (0.55 s into the silence: before the next interim pass is due, and late enough that a slow
+    machine's interim pass can't hold the quiet one past it); quiet in mid-sentence: the final still
+    covers the whole utterance."""
+    pcm = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "long.wav"))
+    spoken = len(pcm) / 2 / 16000
+    for quiet_s, used in ((spoken + 0.1, "quiet"), (spoken / 2, None)):
+        stt = QuietHearingSTT(models.stt, vocabulary="Harbor Dental.")
+        frames = quiet_at(caller_frames(pcm, stop_secs=0.55), quiet_s)
+        with capture_logs() as logs:
+            down, _ = await run_test(stt, frames_to_send=frames)
+        finals = [f for f in down if isinstance(f, TranscriptionFrame)]
+        assert len(finals) == 1 and "cleaning" in finals[0].text.lower(), finals
+        (settled,) = [e for e in logs if e["event"] == "stt_final"]
+        assert settled["pass_used"] == used if used else settled["pass_used"] != "quiet", (quiet_s, settled)
