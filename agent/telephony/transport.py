@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 PHONE_RATE = 8000
 PIPELINE_IN_RATE = 16000
 MARK_EVERY_MS = 100
+SEND_PIECE_MS = 200  # the most agent audio resampled before it is sent
 SPEECH_END_GRACE_S = 0.4
 
 Send = Callable[[str], Awaitable[None]]
@@ -264,7 +265,11 @@ class TwilioOutput(FrameProcessor):
         if resampler is None:
             resampler = self._resamplers[rate] = StreamResampler(rate, PHONE_RATE)
         self._tts_done = False
-        await self._send_ulaw(ulaw_encode(resampler.process(pcm)))
+        # A TTS frame may hold a whole sentence: resample and send it a piece at a time, so its first
+        # audio goes out without waiting for the rest (and a barge-in stops it between pieces).
+        step = rate * 2 * SEND_PIECE_MS // 1000
+        for start in range(0, len(pcm), step):
+            await self._send_ulaw(ulaw_encode(resampler.process(pcm[start : start + step])))
 
     async def _flush_resamplers(self) -> None:
         for resampler in self._resamplers.values():
