@@ -59,7 +59,9 @@ class Tally:
     end_of_turn_ms: list[float] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
     unanswered: int = 0
-    cut_ins: int = 0
+    cut_ins: int = 0  # the turn ended in the pause
+    spoke_in_pause: int = 0  # the agent's audio reached the caller in the pause (and was cleared)
+    whole: int = 0  # the answer was to the whole sentence: no cut-in, or both parts routed as one
     paused_calls: int = 0
 
 
@@ -119,7 +121,10 @@ async def run_family(url: str, token: str, log: Path, family: str, work: Path) -
         ends = [e for e in events if e.get("event") == "turn_end"]
         if is_paused:
             tally.paused_calls += 1
-            tally.cut_ins += len(ends) > 1
+            cut = len(ends) > 1
+            tally.cut_ins += cut
+            tally.spoke_in_pause += result.turns[0].cleared_at is not None
+            tally.whole += not cut or any(e.get("event") == "turn_continued" for e in events)
             continue
         turn = result.turns[0]
         if turn.latency_s is None:
@@ -151,17 +156,21 @@ def report(results: dict[tuple[str, str], Tally], understood_s: float, incomplet
         "the router with WordLlama (no model turns), Piper.",
         f"- Hangover off: `UNDERSTOOD_TURN_SECS={incomplete_s}` (the incomplete-turn wait); on: "
         f"`{understood_s}`. Voice-to-voice: the caller's last voiced frame sent → the first reply audio "
-        "received. End of turn: the server's speech end → turn decided (includes the 0.2 s VAD stop).",
+        "received. End of turn: the server's speech end → turn decided (includes the 0.2 s VAD stop). "
+        "Paused sentences: the turn ended in the pause (a cut-in), the agent's audio reached the caller in "
+        "it (then cleared when they went on), and the reply answered the whole sentence (no cut-in, or the "
+        "server joined both parts: `turn_continued`).",
         "",
         "| callers | understood hangover | voice-to-voice p50 ms | end of turn p50 ms | how turns ended "
-        "| unanswered | false cut-ins on a pause |",
-        "|---|---|---:|---:|---|---:|---:|",
+        "| unanswered | turn ended in the pause | agent audio in the pause | answered the whole sentence |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for (family, setting), t in results.items():
         reasons = ", ".join(f"{k} {v}" for k, v in t.reasons.most_common())
         lines.append(
             f"| {family} | {setting} | {p50(t.latencies_ms)} | {p50(t.end_of_turn_ms)} | {reasons} "
-            f"| {t.unanswered} | {t.cut_ins} of {t.paused_calls} |"
+            f"| {t.unanswered} | {t.cut_ins} of {t.paused_calls} | {t.spoke_in_pause} of {t.paused_calls} "
+            f"| {t.whole} of {t.paused_calls} |"
         )
     return [*lines, "", SECTION_END]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pipecat.frames.frames import (
     EndFrame,
     Frame,
     InputDTMFFrame,
+    InterruptionFrame,
     LLMContextFrame,
     StartFrame,
     TTSSpeakFrame,
@@ -30,10 +32,11 @@ from agent.calls.messages import MessageStore
 from agent.dialog.actions import Action, EndCall, Reply, TakeMessage, Transfer
 from agent.dialog.backchannel import is_backchannel
 from agent.dialog.business import Business
+from agent.dialog.continuation import LastTurn, merged_messages
 from agent.dialog.dates import mentioned_days
 from agent.dialog.embed import Encoder
 from agent.dialog.hours import describe_day, describe_now, describe_week
-from agent.dialog.router import Router
+from agent.dialog.router import Router, RouterState
 from agent.telephony.control import CallControl
 
 log = structlog.get_logger(__name__)
@@ -102,6 +105,8 @@ class Receptionist(FrameProcessor):
         self._key_action: asyncio.Task[None] | None = None  # its action
         self._acting: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()  # actions past _heard
         self.on_routed: Callable[[], None] | None = None  # after each utterance or key is routed
+        self._last_turn: LastTurn | None = None  # the caller's last routed turn, while they may go on with it
+        self._turn_action: asyncio.Task[None] | None = None  # its action
 
     def _routed(self) -> None:
         if self.on_routed is not None:
@@ -121,7 +126,10 @@ class Receptionist(FrameProcessor):
             await self._cancel_timers()
             await self.push_frame(frame, direction)
             return
+        turn = self._last_turn
         if isinstance(frame, UserStartedSpeakingFrame):
+            if turn is not None and turn.resumed_at is None:
+                turn.resumed_at = time.monotonic()
             self._user_speaking = True
             self._reprompts = 0
             await self._cancel_silence()
@@ -130,11 +138,16 @@ class Receptionist(FrameProcessor):
             self._arm_silence()
         elif isinstance(frame, BotStartedSpeakingFrame):
             await self._cancel_silence()
+        elif isinstance(frame, InterruptionFrame) and turn is not None and not turn.heard:
+            turn.cut = True
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
+            if turn is not None and not turn.cut:
+                turn.heard = True
             self._key_reply = False
             if not self._user_speaking:
                 self._arm_silence()
         if isinstance(frame, InputDTMFFrame):
+            self._last_turn = None
             await self.push_frame(frame, direction)
             reply = self.router.handle_key(frame.button.value)
             self._routed()
@@ -151,18 +164,41 @@ class Receptionist(FrameProcessor):
         ):
             return
         if isinstance(frame, LLMContextFrame):
-            utterance = last_user_text(frame)
+            utterance, before = await self._continued(frame, last_user_text(frame))
             reply = await asyncio.to_thread(self.router.handle, utterance)  # the encoder runs there
             self._routed()
             log.info(
                 "intent", intent=reply.intent, action=type(reply.action).__name__ if reply.action else None
             )
+            self._turn_action = None
             if reply.use_model:
                 await self.push_frame(frame, direction)
             else:
-                await self.respond(reply)
+                self._turn_action = await self.respond(reply)
+            self._last_turn = LastTurn(utterance, before, time.monotonic())
             return
         await self.push_frame(frame, direction)
+
+    async def _continued(self, frame: LLMContextFrame, text: str) -> tuple[str, RouterState]:
+        """The words to route and the dialog state before them: when the caller went on with their last
+        turn over its reply (that turn ended in a pause), both turns as one, from before the first (its
+        reply and any action not yet begun are dropped, and the context holds one caller message)."""
+        turn, action = self._last_turn, self._turn_action
+        dropping = action is not None and (action.done() or action in self._acting)
+        if turn is None or dropping or not turn.continued_by():
+            return text, self.router.snapshot()
+        joined = f"{turn.text} {text}"
+        messages = merged_messages(list(frame.context.get_messages()), joined)
+        if messages is None:
+            return text, self.router.snapshot()
+        frame.context.set_messages(messages)
+        if action is not None:
+            await self.cancel_task(action)
+        self.router.restore(turn.before)
+        gap_ms = round(((turn.resumed_at or turn.ended_at) - turn.ended_at) * 1000)
+        log.info("turn_continued", text=joined, gap_ms=gap_ms)
+        self.call.note("turn_continued", {"text": joined, "gap_ms": gap_ms})
+        return joined, turn.before
 
     async def _resumed(self, frame: LLMContextFrame) -> bool:
         """After a barge-in that was only a backchannel or a cough, say the rest of the cut reply.
@@ -179,6 +215,7 @@ class Receptionist(FrameProcessor):
         if not (empty_turn or listening):
             return False  # a real request, or "okay" when nothing was cut: the caller's answer
         kind = "empty" if empty_turn else "backchannel"
+        self._last_turn = None  # the reply goes on: what follows answers it
         log.info("barge_in_not_a_turn", kind=kind, resumed=bool(unheard))
         self.call.note("barge_in_handled", {"treated_as": kind, "resumed": bool(unheard)})
         if unheard:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -61,6 +62,18 @@ UNKNOWN = (
 )
 
 
+@dataclass(frozen=True)
+class RouterState:
+    """The router's dialog state between turns: what was said, a message being taken, what it asked."""
+
+    history: list[str]
+    draft: MessageDraft | None
+    keep: MessageDraft | None
+    clarify: tuple[Sense, ...]
+    asked_anything_else: bool
+    last_intent: str
+
+
 @dataclass
 class Router:
     """Routes each caller utterance to an answer from the profile, a dialog step, or the model."""
@@ -110,6 +123,20 @@ class Router:
         reading = self.reader().read(normalise(utterance))
         best = reading.best
         return best.intent in REQUESTS and reading.sure(best, self._t.strong, self._t.min_score)
+
+    def snapshot(self) -> RouterState:
+        """The dialog state as it is now, to go back to if this turn turns out to have been cut short."""
+        return RouterState(
+            list(self.history), copy.deepcopy(self._draft), copy.deepcopy(self._keep), self._clarify,
+            self._asked_anything_else, self._last_intent,
+        )  # fmt: skip
+
+    def restore(self, state: RouterState) -> None:
+        """Go back to a snapshot's dialog state (what the turns since did is forgotten)."""
+        self.history = list(state.history)
+        self._draft, self._keep = copy.deepcopy(state.draft), copy.deepcopy(state.keep)
+        self._clarify, self._asked_anything_else = state.clarify, state.asked_anything_else
+        self._last_intent = state.last_intent
 
     def handle(self, utterance: str) -> Reply:
         """Decide the reply to one caller utterance (blocking: reads it with the sentence encoder)."""

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from aiohttp.test_utils import TestServer, unused_port
+from piper import SynthesisConfig
 from structlog.testing import capture_logs
 
 from agent.calls.messages import MessageStore
@@ -26,6 +27,7 @@ from agent.server import STATE, create_app
 from agent.simulate import place_call, ulaw_to_pcm16k
 from agent.speech.whisper import transcribe
 from agent.telephony.security import sign
+from agent.voice.piper import synthesize_pcm
 from tests.conftest import AUTH_TOKEN, conversation
 from tests.fake_openai import FakeChatEndpoint
 from tests.fake_twilio import FakeTwilio
@@ -346,6 +348,45 @@ async def test_a_noise_burst_over_the_agent_does_not_lose_its_reply(
         await srv.close()
     heard = transcribe(models.whisper, ulaw_to_pcm16k(result.heard_ulaw)).text.lower()
     assert "help" in heard and "recorded" in heard, heard  # its first words and its last
+
+
+def paused_sentence(models: Models, first: str, rest: str, pause_s: float, path: Path) -> Path:
+    """Both parts in the stock voice (the same audio every run) with `pause_s` of silence between."""
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    rate = models.piper.config.sample_rate
+    parts = [b"".join(synthesize_pcm(models.piper, text, config)) for text in (first, rest)]
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(parts[0] + bytes(2 * int(pause_s * rate)) + parts[1])
+    return path
+
+
+async def test_a_caller_who_pauses_mid_sentence_is_answered_on_the_whole_sentence(
+    settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    """'I was wondering about your hours' … 0.7 s … 'on Saturday.': smart-turn hears the first half as
+    complete and the turn ends in the pause; the caller going on over the reply cuts it, and the two
+    halves are answered as one: Saturday's hours, not the whole week's (on a machine slow enough that
+    the turn had not ended in the pause, the one turn gets the same answer)."""
+    wav = paused_sentence(models, "I was wondering about your hours", "on Saturday.", 0.7, tmp_path / "p.wav")
+    srv = await serve(settings, models)
+    try:
+        with capture_logs() as logs:
+            result = await place_call(settings.public_base_url, AUTH_TOKEN, [str(wav)])
+            await wait_idle(srv)
+    finally:
+        await srv.close()
+    ends = [e for e in logs if e["event"] == "turn_end"]
+    continued = [e for e in logs if e["event"] == "turn_continued"]
+    assert len(ends) == 1 or [c["text"] for c in continued] == [
+        "I was wondering about your hours. On Saturday."
+    ], conversation(logs)
+    replies = [e["text"] for e in logs if e["event"] == "agent_reply"]
+    assert replies[-1].startswith("On Saturday, we're open from 9 AM to 1 PM"), conversation(logs)
+    heard = transcribe(models.whisper, ulaw_to_pcm16k(bytes(result.turns[0].reply_ulaw))).text.lower()
+    assert "saturday" in heard and "monday" not in heard, heard  # after they finished: the one answer
 
 
 async def test_endpoint_model_transfers_with_a_tool_call(

@@ -257,3 +257,16 @@ class TestCompleteRequest:
         assert not router.is_complete_request(
             "What are your hours on Saturday."
         )  # a name or number may follow
+
+
+def test_a_snapshot_brings_back_the_dialog_as_it_was(business: Business) -> None:
+    """A turn that started a message, undone by restoring the snapshot taken before it: no message is
+    being taken, the history is as it was, and the same words route the same way again."""
+    r = router_at(business, 2026, 11, 27, 10)
+    r.handle("Hi there.")
+    before = r.snapshot()
+    first = r.handle("I'd like to leave a message for Dr. Lee")
+    assert r.expects_details
+    r.restore(before)
+    assert not r.expects_details and r.history == before.history and len(before.history) == 1
+    assert r.handle("I'd like to leave a message for Dr. Lee").text == first.text
