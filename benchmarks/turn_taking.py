@@ -180,6 +180,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="write the report into this markdown file's section")
     parser.add_argument("--families", default="piper,espeak-ng")
+    parser.add_argument(
+        "--hangover",
+        choices=("both", "on"),
+        default="both",
+        help="run the understood hangover off too, or only on",
+    )
     args = parser.parse_args()
     from agent.config import Settings
 
@@ -187,7 +193,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="turns-"))
     prompts = brief_prompts(work)
     results: dict[tuple[str, str], Tally] = {}
-    for setting, seconds in (("off", incomplete_s), ("on", understood_s)):
+    settings = (("off", incomplete_s), ("on", understood_s))
+    for setting, seconds in settings if args.hangover == "both" else settings[1:]:
         env = {"PROMPTS_DIR": str(prompts), "UNDERSTOOD_TURN_SECS": str(seconds)}
         run_dir = work / setting
         run_dir.mkdir()
