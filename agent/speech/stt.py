@@ -150,7 +150,9 @@ class WhisperSTTService(STTService):
 
     async def _decode(self, engine: Engine, request: PassRequest) -> Done[PassResult] | None:
         try:
-            done = await engine.scheduler.run(lambda: run_pass(engine.model, request), final=request.final)
+            # A pass started when the caller went quiet is usually the final: it queues with the finals.
+            urgent = request.final or request.quiet
+            done = await engine.scheduler.run(lambda: run_pass(engine.model, request), final=urgent)
         except Exception as exc:
             log.error("stt_failed", error=str(exc), final=request.final)
             await self.push_error(f"speech to text failed: {exc}", exception=exc)

@@ -266,3 +266,29 @@ async def test_the_pass_started_when_the_caller_went_quiet_is_the_final(
         assert len(finals) == 1 and "cleaning" in finals[0].text.lower(), finals
         (settled,) = [e for e in logs if e["event"] == "stt_final"]
         assert settled["pass_used"] == used if used else settled["pass_used"] != "quiet", (quiet_s, settled)
+
+
+class BusyLineSTT(QuietHearingSTT):
+    """As QuietHearingSTT, but other calls queue three slow interim passes just as this caller goes quiet."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, QuietMark):
+            for _ in range(3):
+                self._engine.scheduler.submit(lambda: time.sleep(0.5), final=False)
+        await super().process_frame(frame, direction)
+
+
+async def test_the_quiet_pass_goes_ahead_of_other_calls_interim_passes(
+    models: Models, speech_dir: Path
+) -> None:
+    """It is usually the final, so it queues with the finals: it waits at most for the pass running
+    (0.5 s), not behind the three other calls' interim passes queued before it (1.5 s)."""
+    pcm = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "long.wav"))
+    stt = BusyLineSTT(Engine(models.whisper, DecodeScheduler("busy")), vocabulary="Harbor Dental.")
+    frames = quiet_at(caller_frames(pcm, stop_secs=0.55), len(pcm) / 2 / 16000 + 0.1)
+    with capture_logs() as logs:
+        await run_test(stt, frames_to_send=frames)
+    (settled,) = [e for e in logs if e["event"] == "stt_final"]
+    assert settled["pass_used"] == "quiet" and "cleaning" in settled["text"].lower(), settled
+    waits = [e["waited_ms"] for e in logs if e["event"] == "stt_behind"]
+    assert all(w < 1200 for w in waits), waits
