@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import structlog
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 
 from agent.speech.onnx_sessions import CallSilero
+
+log = structlog.get_logger(__name__)
 
 
 class CallerVAD(SileroVADAnalyzer):
@@ -46,7 +49,10 @@ class CallerVAD(SileroVADAnalyzer):
         quiet = self._vad_stopping_count if state == VADState.STOPPING else 0
         if quiet_before < self.QUIET_WINDOWS <= quiet:
             for listener in self.quiet_listeners:
-                listener()
+                try:
+                    listener()
+                except Exception:  # a listener's failure must not stop the VAD hearing the caller
+                    log.exception("vad_quiet_listener_failed")
         return state
 
     def _get_smoothed_volume(self, audio: bytes) -> float:

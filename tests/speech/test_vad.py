@@ -25,13 +25,17 @@ def two_utterances(speech_dir: Path) -> bytes:
 async def test_the_states_are_pipecats_and_the_quiet_signal_comes_before_each_stop(speech_dir: Path) -> None:
     """Frame by frame the VAD reports the same states as pipecat's own path (every frame handed to the
     analyzer's thread); the quiet listeners hear once per stretch of speech, QUIET_WINDOWS windows into
-    the silence and before the VAD stops."""
+    the silence and before the VAD stops, a failing listener stopping neither the others nor the VAD."""
     params = caller_vad_params(Settings())
     ours, theirs = CallerVAD(params=params), CallerVAD(params=params)
     for vad in (ours, theirs):
         vad.set_sample_rate(16000)
     heard: list[int] = []
-    ours.quiet_listeners.append(lambda: heard.append(len(states)))
+
+    def broken() -> None:
+        raise RuntimeError("a listener that fails")
+
+    ours.quiet_listeners += [broken, lambda: heard.append(len(states))]  # the failure stops neither
     audio = two_utterances(speech_dir)
     states: list[VADState] = []
     reference: list[VADState] = []
