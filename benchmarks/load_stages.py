@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.report import machine, write_section
+from benchmarks.report import machine, pct, write_section
 from benchmarks.server_process import REPO, Served, agent_serve
 from benchmarks.soak import METRICS_TOKEN, brief_prompts, settle
 from benchmarks.soak import metrics_text as scrape
@@ -203,11 +203,6 @@ def innermost(parts: list[str]) -> str:
             short = re.sub(r".*/(agent|benchmarks)/", r"\1/", short)
             return f"{fn} ({short})"
     return "?"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def report(

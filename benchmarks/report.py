@@ -18,3 +18,9 @@ def write_section(out: Path, start: str, end: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     out.write_text(text)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The `q` quantile (0-1) of `values`, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]

@@ -36,8 +36,8 @@ from agent.speech import decoder
 from agent.speech.stt import WhisperSTTService
 from agent.speech.whisper import transcribe
 from agent.voice.piper import write_wav
-from benchmarks.report import write_section
-from benchmarks.voice_latency import REPO, machine, pct
+from benchmarks.report import machine, pct, write_section
+from benchmarks.voice_latency import REPO
 
 UTTERANCES = [
     "Hi, what time do you open on Saturday?",

@@ -35,8 +35,7 @@ from agent.voice.pool import XttsPool
 from agent.voice.xtts import FIRST_CHUNK_TOKENS, Latents, compute_latents, load_xtts
 from agent.voice.xtts_service import ClonedVoice, XttsTTSService
 from benchmarks import xtts_pool
-from benchmarks.report import write_section
-from benchmarks.voice_latency import machine, pct
+from benchmarks.report import machine, pct, write_section
 
 REPLIES = [
     "Sure, we open at nine on Saturdays and close at one.",

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.simulate import wait_until_ready
-from benchmarks.report import machine, write_section
+from benchmarks.report import machine, pct, write_section
 
 REPO = Path(__file__).resolve().parent.parent
 UTTERANCES = [
@@ -46,11 +46,6 @@ def make_speech(out: Path) -> list[Path]:
 
     voice = load_piper("embedded")
     return [write_wav(voice, text, out / f"caller{i}.wav") for i, text in enumerate(UTTERANCES)]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 async def run_calls(url: str, token: str, wavs: list[Path], turns: int) -> list[dict[str, Any]]:

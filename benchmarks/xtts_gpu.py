@@ -52,6 +52,7 @@ from agent.voice.xtts import (
     stream,
 )
 from benchmarks import xtts_pool
+from benchmarks.report import pct
 from tests.voice.tiny_xtts import write_vocab
 
 CLAUSE = "Sure, we open at nine on Saturdays."
@@ -187,11 +188,6 @@ def bf16_trial(model: Any, latents: Latents, first: int, chunk: int, runs: int) 
         f" p50 {pct(firsts, 0.5):.0f} ms, p95 {pct(firsts, 0.95):.0f} ms; RTF {rtf:.3f} on 2 sentences."
         " Audio quality in bf16 is not judged here (random weights)."
     )
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def concurrent(replicas: list[Any], latents: Latents, first: int, chunk: int) -> list[Run]:

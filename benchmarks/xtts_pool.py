@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from agent.voice.pool import XttsPool
 from agent.voice.xtts import CHUNK_TOKENS, FIRST_CHUNK_TOKENS, Latents
 from agent.voice.xtts_process import XttsWorker, threads_per_worker
+from benchmarks.report import pct
 
 SENTENCE = "Sure, we open at nine on Saturdays and close at one, but you can leave a message any time."
 
@@ -69,12 +70,6 @@ async def measure(
     waits = [float(e["waited_ms"]) for e in streams]
     rtfs = [float(e["rtf"]) for e in streams if e.get("rtf") is not None]
     return PoolRun(len(models), calls, waits, firsts, rtfs, "processes" if processes else "threads")
-
-
-def pct(values: list[float], q: float) -> float:
-    """The `q` quantile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def real_time_streams(runs: list[PoolRun], kind: str, first_ms: float = 150.0) -> int:
