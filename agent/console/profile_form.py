@@ -170,9 +170,13 @@ def _apply_table(
             keys[row["digit"]] = spec
         data["dtmf"] = keys
         return
+    before = _items(data, table)
+    shown = {c.key for c in table.columns}
     items = []
-    for _, row in rows:
-        item: dict[str, Any] = {}
+    for i, row in rows:
+        # Fields the form doesn't show (a note kept in the YAML) stay with their row.
+        extra = before[i] if i < len(before) else {}
+        item: dict[str, Any] = {k: v for k, v in extra.items() if k not in shown}
         for column in table.columns:
             value = row[column.key]
             if column.kind == "words":

@@ -83,6 +83,21 @@ def test_each_section_edited_in_the_form_lands_in_the_profile() -> None:
     assert yaml.safe_load(text)["ai_disclosure"] is False
 
 
+def test_fields_the_form_does_not_show_stay_with_their_row() -> None:
+    """A staff member's `email` kept in the YAML survives an edit of that row, and a removal of the row
+    before it."""
+    data = yaml.safe_load(example())
+    data["staff"][1]["email"] = "sam@example.com"
+    text = yaml.safe_dump(data, sort_keys=False)
+    fields = submitted(form_of(text)) | {"staff.1.role": "dentist and owner", "staff.0.remove": "1"}
+    fields["messages.recipient"] = "Front Desk"
+    fields["staff.2.operator"] = "1"
+    after, problems = apply_form(text, fields)
+    assert problems == {}
+    (sam,) = [s for s in yaml.safe_load(after)["staff"] if s["name"] == "Dr. Sam Lee"]
+    assert sam["email"] == "sam@example.com" and sam["role"] == "dentist and owner"
+
+
 def test_sections_the_form_does_not_carry_are_left_alone() -> None:
     """Only the hours fields: services, staff, keypad and behaviour stay exactly as they were."""
     before = yaml.safe_load(example())
