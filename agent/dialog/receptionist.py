@@ -184,8 +184,8 @@ class Receptionist(FrameProcessor):
         turn over its reply (that turn ended in a pause), both turns as one, from before the first (its
         reply and any action not yet begun are dropped, and the context holds one caller message)."""
         turn, action = self._last_turn, self._turn_action
-        dropping = action is not None and (action.done() or action in self._acting)
-        if turn is None or dropping or not turn.continued_by():
+        begun = action is not None and (action.done() or action in self._acting)  # too late to drop it
+        if turn is None or begun or not turn.continued_by():
             return text, self.router.snapshot()
         joined = f"{turn.text} {text}"
         messages = merged_messages(list(frame.context.get_messages()), joined)

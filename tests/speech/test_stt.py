@@ -129,7 +129,9 @@ async def test_a_backed_up_decoder_slows_the_call_but_it_still_works_and_says_so
 ) -> None:
     """With the shared decoder busy elsewhere, passes wait, `stt_behind` is logged, the final still comes."""
     scheduler = DecodeScheduler("busy")
-    scheduler.submit(lambda: time.sleep(1.5), final=True)  # another call's work holds the model
+    # Another call's work holds the model for 3 s: the first pass, due 0.5 s into the utterance, waits for
+    # it even when this machine is slow to start the pipeline (with 1.5 s a fresh-clone CI run saw no wait).
+    scheduler.submit(lambda: time.sleep(3.0), final=True)
     stt = WhisperSTTService(Engine(models.whisper, scheduler))
     pcm = ulaw_to_pcm16k(read_wav_as_ulaw(speech_dir / "long.wav"))
     with capture_logs() as logs:
