@@ -12,13 +12,21 @@ import structlog
 from aiohttp import web
 
 from agent.console import queries
-from agent.console.app import CONSOLE, PREFIX, ServerState, render, require
+from agent.console.app import CONSOLE, PREFIX, Console, ServerState, render, require
 from agent.console.profile_form import CHOICES, DETAILS, TABLES, apply_form, field_errors, form_of
 from agent.dialog import profile_store
 from agent.dialog.business import ProfileError
 from agent.dialog.hours import WEEKDAYS, say_spans
 
 log = structlog.get_logger(__name__)
+
+
+async def _stored(console: Console, name: str) -> dict[str, str]:
+    """Every stored profile's YAML text; 404 if `name` is not among them."""
+    stored = await profile_store.documents(console.db)
+    if name not in stored:
+        raise web.HTTPNotFound(text=f"no business profile named {name!r}")
+    return stored
 
 
 async def businesses_page(request: web.Request) -> web.StreamResponse:
@@ -40,9 +48,7 @@ async def business_page(
     and any problems, each next to its field."""
     require(request, "viewer")
     console, name = request.app[CONSOLE], request.match_info["name"]
-    stored = await profile_store.documents(console.db)
-    if name not in stored:
-        raise web.HTTPNotFound(text=f"no business profile named {name!r}")
+    stored = await _stored(console, name)
     business = console.state.directory.businesses.get(name)
     hours = [(day.title(), say_spans(business.hours.weekly[day])) for day in WEEKDAYS] if business else []
     return render(
@@ -69,9 +75,7 @@ async def save_business(request: web.Request) -> web.StreamResponse:
     login = require(request, "editor")
     console, name = request.app[CONSOLE], request.match_info["name"]
     form = await request.post()
-    stored = await profile_store.documents(console.db)
-    if name not in stored:
-        raise web.HTTPNotFound(text=f"no business profile named {name!r}")
+    stored = await _stored(console, name)
     if request.match_info.get("part") in ("form", "hours"):
         fields = {k: str(v) for k, v in form.items()}
         document, problems = await asyncio.to_thread(apply_form, stored[name], fields)
@@ -132,9 +136,7 @@ async def try_business(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     document = str(form.get("document", "")).replace("\r\n", "\n")
     if "document" not in form:
-        stored = await profile_store.documents(console.db)
-        if name not in stored:
-            raise web.HTTPNotFound(text=f"no business profile named {name!r}")
+        stored = await _stored(console, name)
         fields = {k: str(v) for k, v in form.items() if k not in ("lines", "at", "csrf")}
         document, problems = await asyncio.to_thread(apply_form, stored[name], fields)
         if problems:

@@ -21,10 +21,10 @@ class LastTurn:
     cut: bool = False  # the caller cut its reply off (or it never began)
     resumed_at: float | None = None  # when the caller next started speaking
 
-    def continued_by(self, started_at: float | None = None) -> bool:
+    def continued_by(self) -> bool:
         """Whether the caller's next turn goes on with this one: they started speaking within CONTINUE_S
         of this turn's end and cut its reply off before it was heard."""
-        resumed = self.resumed_at if started_at is None else started_at
+        resumed = self.resumed_at
         return self.cut and not self.heard and resumed is not None and resumed - self.ended_at <= CONTINUE_S
 
 
