@@ -13,9 +13,9 @@ from aiohttp import web
 
 from agent.console import queries
 from agent.console.app import CONSOLE, PREFIX, Console, ServerState, render, require
-from agent.console.profile_form import CHOICES, DETAILS, TABLES, apply_form, field_errors, form_of
+from agent.console.profile_form import DETAILS, TABLES, apply_form, field_errors, form_of
 from agent.dialog import profile_store
-from agent.dialog.business import ProfileError
+from agent.dialog.business import KEY_ACTIONS, ProfileError
 from agent.dialog.hours import WEEKDAYS, say_spans
 
 log = structlog.get_logger(__name__)
@@ -63,7 +63,7 @@ async def business_page(
         weekdays=WEEKDAYS,
         details=DETAILS,
         tables=TABLES,
-        choices=CHOICES,
+        choices=KEY_ACTIONS,
         problems=field_problems or {},
         saved=request.query.get("saved"),
     )

@@ -56,12 +56,9 @@ def form_of(document: str) -> HoursForm:
     return HoursForm(weekly, [*specials, Special("", "", "")])
 
 
-def apply_form(document: str, form: Mapping[str, str]) -> str:
-    """The profile's YAML text with the form's hours put in (holidays and exceptions rebuilt from the dated
-    rows: no hours is a holiday; a date that isn't one is kept as typed for the profile check to name)."""
-    data = yaml.safe_load(document)
-    if not isinstance(data, dict):
-        return document
+def put_hours(data: dict[str, Any], form: Mapping[str, str]) -> None:
+    """Put the form's hours into a parsed profile (holidays and exceptions rebuilt from the dated rows: no
+    hours is a holiday; a date that isn't one is kept as typed for the profile check to name)."""
     data["hours"] = {day: (form.get(f"hours.{day}", "").strip() or "closed") for day in WEEKDAYS}
     holidays: list[dict[str, Any]] = []
     exceptions: list[dict[str, Any]] = []
@@ -81,7 +78,6 @@ def apply_form(document: str, form: Mapping[str, str]) -> str:
             holidays.append({"date": date, "name": name})
     data["holidays"] = sorted(holidays, key=lambda h: str(h["date"]))
     data["exceptions"] = sorted(exceptions, key=lambda h: str(h["date"]))
-    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
 
 
 def field_errors(messages: list[str], document: str) -> dict[str, str]:

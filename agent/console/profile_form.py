@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from agent.console import hours_form
-from agent.dialog.business import DEFAULT_DISCLOSURE, DEFAULT_RECORDING, KEY_ACTIONS, Behaviour
+from agent.dialog.business import DEFAULT_DISCLOSURE, DEFAULT_RECORDING, Behaviour
 
 #: The single-line facts with their labels, in the order the form shows them (`messages.recipient` is
 #: nested in the YAML).
@@ -73,7 +73,6 @@ TABLES = (
         Column("to", "Transfer to (a staff name)"),
     )),
 )  # fmt: skip
-CHOICES = KEY_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -199,7 +198,7 @@ def apply_form(document: str, form: Mapping[str, str]) -> tuple[str, dict[str, s
         return document, {"name": "the profile is not a mapping of fields"}
     problems: dict[str, str] = {}
     if any(k.startswith("hours.") for k in form):
-        data = yaml.safe_load(hours_form.apply_form(document, form))
+        hours_form.put_hours(data, form)
     for key in DETAILS:
         if key not in form:
             continue
