@@ -10,6 +10,7 @@ import structlog
 from faster_whisper import WhisperModel
 from piper import PiperVoice
 
+from agent.compute_gate import process_gate
 from agent.config import Settings
 from agent.dialog.embed import Encoder, load_encoder
 from agent.dialog.llm import LocalChatEngine, load_local_engine
@@ -31,8 +32,10 @@ class Models:
     piper: PiperVoice
     llm: LocalChatEngine | None
     whisper_detail: WhisperModel | None = None
-    whisper_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper"))
-    detail_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper-detail"))
+    whisper_queue: DecodeScheduler = field(default_factory=lambda: DecodeScheduler("whisper", process_gate()))
+    detail_queue: DecodeScheduler = field(
+        default_factory=lambda: DecodeScheduler("whisper-detail", process_gate())
+    )
     voices: Voices = field(default_factory=Voices)  # cloned voices and the XTTS pool (none: Piper only)
     encoder: Encoder | None = None  # reads callers by meaning (none: the default one, loaded on first use)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from agent.compute_gate import ComputeGate
 
 T = TypeVar("T")
 
@@ -37,9 +40,11 @@ class DecodeScheduler:
     round-robin across calls: a busy caller cannot starve a quiet one.
     """
 
-    def __init__(self, name: str) -> None:
-        """Create an idle scheduler; its worker thread starts with the first job."""
+    def __init__(self, name: str, gate: ComputeGate | None = None) -> None:
+        """Create an idle scheduler; its worker thread starts with the first job. With a `gate`, each pass
+        also waits its turn among the other models' passes (finals as urgent)."""
         self.name = name
+        self._gate = gate
         self._finals: deque[_Job] = deque()
         self._interims: deque[_Job] = deque()
         self._cond = threading.Condition()
@@ -68,23 +73,31 @@ class DecodeScheduler:
         """Queue `fn` and wait for it without blocking the event loop."""
         return await asyncio.wrap_future(self.submit(fn, final))
 
-    def _next(self) -> _Job:
+    def _wait_for_work(self) -> bool:
+        """Block until a job is queued; return whether a final is among them."""
         with self._cond:
             while not self._finals and not self._interims:
                 self._cond.wait()
+            return bool(self._finals)
+
+    def _pop(self) -> _Job:
+        with self._cond:
             return (self._finals or self._interims).popleft()
 
     def _work(self) -> None:
         while True:
-            job = self._next()
-            if not job.future.set_running_or_notify_cancel():
-                continue
-            started = time.perf_counter()
-            try:
-                value = job.fn()
-            except BaseException as exc:  # handed to the waiting call
-                job.future.set_exception(exc)
-                continue
-            ended = time.perf_counter()
+            urgent = self._wait_for_work()
+            # The job is taken once the lane is ours: a final queued while an interim waited goes first.
+            with self._gate.hold(urgent) if self._gate else contextlib.nullcontext(0.0):
+                job = self._pop()
+                if not job.future.set_running_or_notify_cancel():
+                    continue
+                started = time.perf_counter()
+                try:
+                    value = job.fn()
+                except BaseException as exc:  # handed to the waiting call
+                    job.future.set_exception(exc)
+                    continue
+                ended = time.perf_counter()
             self.busy_s += ended - started
             job.future.set_result(Done(value, waited_s=started - job.queued_at, ran_s=ended - started))

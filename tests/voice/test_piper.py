@@ -12,26 +12,33 @@ from pipecat.frames.frames import (
     LLMTextFrame,
     TTSAudioRawFrame,
     TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.task import PipelineParams
 from pipecat.tests.utils import run_test
 from piper import PiperVoice
 
+from agent.compute_gate import URGENT
 from agent.config import EMBEDDED
 from agent.voice.piper import PiperTTSService, load_piper
 
 
 class RecordingVoice:
-    """The real Piper voice, noting each text it is asked to synthesize."""
+    """The real Piper voice, noting each text it is asked to synthesize and whether each sentence was
+    synthesized as urgent at the compute gate."""
 
     def __init__(self, voice: PiperVoice) -> None:
         self.voice = voice
         self.config = voice.config
         self.texts: list[str] = []
+        self.urgent: list[bool] = []
 
     def synthesize(self, text: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
         self.texts.append(text)
-        return self.voice.synthesize(text, *args, **kwargs)
+        for chunk in self.voice.synthesize(text, *args, **kwargs):
+            self.urgent.append(URGENT.get())
+            yield chunk
 
 
 @pytest.mark.models
@@ -55,6 +62,30 @@ async def test_piper_service_synthesizes_the_speakable_reply_and_keeps_the_text(
     assert "617-555-0142" in spoken_text, spoken_text
 
 
+@pytest.mark.models
+async def test_a_replys_first_sentence_is_synthesized_as_urgent_and_the_rest_in_the_background() -> None:
+    """The caller waits for a reply's first sentence (urgent at the compute gate); the sentences after it
+    synthesize while it plays (background); the next reply's first sentence is urgent again."""
+    voice = RecordingVoice(load_piper(EMBEDDED))
+    service = PiperTTSService(voice)  # type: ignore[arg-type]
+
+    def reply(*parts: str) -> list[Any]:
+        return [LLMFullResponseStartFrame(), *(LLMTextFrame(p) for p in parts), LLMFullResponseEndFrame()]
+
+    await run_test(
+        service,
+        frames_to_send=[
+            *reply("We open at nine. ", "Parking is behind the building. ", "See you then."),
+            UserStartedSpeakingFrame(),
+            UserStoppedSpeakingFrame(),
+            *reply("Of course. ", "Goodbye."),
+        ],
+        pipeline_params=PipelineParams(audio_out_sample_rate=16000),
+    )
+    assert len(voice.texts) == 4, voice.texts  # "Of course. Goodbye." is one text, two Piper sentences
+    assert voice.urgent == [True, False, False, True, False]
+
+
 def _resident_mb() -> float:
     """This process's resident memory, in MB, after returning freed heap pages."""
     import re
@@ -74,11 +105,13 @@ def test_a_long_sentence_leaves_the_shared_voice_no_bigger() -> None:
     kept about 400 MB of it for the life of the process (and calls share this voice)."""
     from piper import SynthesisConfig
 
+    from agent.compute_gate import GatedSession
     from agent.memory import ArenaReturningSession
     from agent.voice.piper import synthesize_pcm
 
     voice = load_piper(EMBEDDED)
-    assert isinstance(voice.session, ArenaReturningSession)
+    assert isinstance(voice.session, GatedSession)
+    assert isinstance(voice.session.inner, ArenaReturningSession)
     steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     list(synthesize_pcm(voice, "Hi.", steady))
     before = _resident_mb()
