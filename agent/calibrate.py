@@ -11,10 +11,14 @@ import platform
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.capacity import BOUND, Capacity, LevelRun, choose
 from agent.config import Settings
 from agent.serve_process import Served, agent_serve
+
+if TYPE_CHECKING:
+    from agent.simulate import SimulationResult
 
 # What callers ask a receptionist, in the stock voice at three speeds (the calls exercise every stage).
 LINES = (
@@ -59,24 +63,38 @@ def caller_speech(out: Path) -> list[Path]:
     ]
 
 
-async def run_level(served: Served, wavs: list[Path], calls: int, total: int) -> LevelRun:
-    """`total` two-turn calls in rounds of `calls` at once (starting 0.7 s apart): every turn's latency."""
+async def place_rounds(
+    served: Served, calls: int, total: int, pick: Callable[[int, int], list[str]]
+) -> list[tuple[int, int, SimulationResult]]:
+    """`total` whole calls in rounds of `calls` at once, starting 0.7 s apart (callers don't all speak on the
+    same frame); `pick(round, i)` chooses each call's turns. Returns (round, i, result) for every call."""
     from agent.simulate import place_call
 
-    level = LevelRun(calls)
+    placed: list[tuple[int, int, SimulationResult]] = []
 
     async def one(r: int, i: int) -> None:
-        await asyncio.sleep(i * 0.7)  # callers don't all speak on the same frame
-        chosen = [str(wavs[(r * calls + i + k) % len(wavs)]) for k in range(2)]
-        result = await place_call(served.url, served.token, chosen, reply_timeout_s=30)
+        await asyncio.sleep(i * 0.7)
+        result = await place_call(served.url, served.token, pick(r, i), reply_timeout_s=30)
+        placed.append((r, i, result))
+
+    for r in range(math.ceil(total / calls)):
+        await asyncio.gather(*(one(r, i) for i in range(calls)))
+    return placed
+
+
+async def run_level(served: Served, wavs: list[Path], calls: int, total: int) -> LevelRun:
+    """`total` two-turn calls in rounds of `calls` at once (starting 0.7 s apart): every turn's latency."""
+    level = LevelRun(calls)
+
+    def pick(r: int, i: int) -> list[str]:
+        return [str(wavs[(r * calls + i + k) % len(wavs)]) for k in range(2)]
+
+    for _, _, result in await place_rounds(served, calls, total, pick):
         for turn in result.turns:
             if turn.latency_s is None:
                 level.unanswered += 1
             else:
                 level.latencies_ms.append(round(turn.latency_s * 1000, 1))
-
-    for r in range(math.ceil(total / calls)):
-        await asyncio.gather(*(one(r, i) for i in range(calls)))
     return level
 
 

@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.calibrate import place_rounds
 from benchmarks.report import machine, pct, write_section
 from benchmarks.server_process import REPO, Served, agent_serve
 from benchmarks.soak import METRICS_TOKEN, brief_prompts, settle
@@ -126,30 +127,27 @@ def server_turns(log: Path, call_sids: set[str]) -> list[dict[str, object]]:
 
 async def run_level(served: Served, speech: dict[str, list[Path]], calls: int, total: int) -> Level:
     """`total` two-turn calls in rounds of `calls` starting 0.7 s apart; measure the level from both sides."""
-    rounds = math.ceil(total / calls)
-    from agent.simulate import place_call
-
     await settle(served)
     before, cpu0, t0 = scrape(served), cpu_seconds(served.process.pid), time.monotonic()
-    sids: set[str] = set()
     level = Level(calls=calls, wall_s=0.0)
 
-    async def one(r: int, i: int) -> None:
-        await asyncio.sleep(i * 0.7)
-        family = ("espeak-ng", "piper")[(r + i) % 2]
-        wavs = speech[family]
-        chosen = [str(wavs[(r * calls + i + k) % len(wavs)]) for k in range(2)]
-        result = await place_call(served.url, served.token, chosen, reply_timeout_s=30)
-        sids.add(result.call_sid)
-        for turn in result.turns:
-            if turn.latency_s is None:
+    def family(r: int, i: int) -> str:
+        return ("espeak-ng", "piper")[(r + i) % 2]
+
+    def pick(r: int, i: int) -> list[str]:
+        wavs = speech[family(r, i)]
+        return [str(wavs[(r * calls + i + k) % len(wavs)]) for k in range(2)]
+
+    placed = await place_rounds(served, calls, total, pick)
+    sids = {result.call_sid for _, _, result in placed}
+    for r, i, result in placed:
+        for heard in result.turns:
+            if heard.latency_s is None:
                 level.unanswered += 1
             else:
-                level.voice_to_voice_ms.append(turn.latency_s * 1000)
-                level.by_family.setdefault(family, []).append(turn.latency_s * 1000)
+                level.voice_to_voice_ms.append(heard.latency_s * 1000)
+                level.by_family.setdefault(family(r, i), []).append(heard.latency_s * 1000)
 
-    for r in range(rounds):
-        await asyncio.gather(*(one(r, i) for i in range(calls)))
     await settle(served)
     after = scrape(served)
     level.wall_s = time.monotonic() - t0
