@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections import deque
@@ -44,7 +43,7 @@ class DecodeScheduler:
         """Create an idle scheduler; its worker thread starts with the first job. With a `gate`, each pass
         also waits its turn among the other models' passes (finals as urgent)."""
         self.name = name
-        self._gate = gate
+        self._gate = gate or ComputeGate()  # its own: nothing else waits at it
         self._finals: deque[_Job] = deque()
         self._interims: deque[_Job] = deque()
         self._cond = threading.Condition()
@@ -88,7 +87,7 @@ class DecodeScheduler:
         while True:
             urgent = self._wait_for_work()
             # The job is taken once the lane is ours: a final queued while an interim waited goes first.
-            with self._gate.hold(urgent) if self._gate else contextlib.nullcontext(0.0):
+            with self._gate.hold(urgent):
                 job = self._pop()
                 if not job.future.set_running_or_notify_cancel():
                     continue
