@@ -37,9 +37,8 @@ def _text(value: Any) -> str:
     return "closed" if value in (None, False, "closed") else str(value)
 
 
-def form_of(document: str) -> HoursForm:
-    """The hours in a profile's YAML text as form values."""
-    data = yaml.safe_load(document) or {}
+def form_of(data: Any) -> HoursForm:
+    """The hours in a parsed profile as form values."""
     hours = data.get("hours") if isinstance(data, dict) else None
     weekly = {day: _text((hours or {}).get(day, "closed")) for day in WEEKDAYS}
     specials = [
@@ -82,9 +81,9 @@ def put_hours(data: dict[str, Any], form: Mapping[str, str]) -> None:
 
 def field_errors(messages: list[str], document: str) -> dict[str, str]:
     """The profile check's messages about hours, keyed by the form field they belong to."""
-    form = form_of(document)
-    dated = {s.date: i for i, s in enumerate(form.specials)}
     data = yaml.safe_load(document) or {}
+    form = form_of(data)
+    dated = {s.date: i for i, s in enumerate(form.specials)}
     out: dict[str, str] = {}
     for message in messages:
         found = _WHERE.search(message)

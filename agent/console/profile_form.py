@@ -121,7 +121,7 @@ def form_of(document: str) -> ProfileForm:
         for t in TABLES
     }
     behaviour = {key: _shown((data.get("behaviour") or {}).get(key)) for key in BEHAVIOUR}
-    return ProfileForm(details, hours_form.form_of(document), rows, behaviour)
+    return ProfileForm(details, hours_form.form_of(data), rows, behaviour)
 
 
 def _words(text: str) -> list[str]:
