@@ -17,10 +17,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 # Whether the pass running in this context is one a caller is waiting for (set by the code that starts it).
 URGENT: ContextVar[bool] = ContextVar("compute_urgent", default=False)
+
+
+@dataclass(frozen=True)
+class GateStats:
+    """Totals since the gate was made: passes and seconds waited by urgency, background passes run early."""
+
+    passes: dict[bool, int]
+    waited_s: dict[bool, float]
+    overtaken: int
 
 
 class ComputeGate:
@@ -34,12 +44,19 @@ class ComputeGate:
         self._holders = 0
         self._urgent_waiting = 0
         self.overtaken = 0  # background passes that stopped waiting and ran beside another
+        self.passes = {True: 0, False: 0}  # passes let through, by urgency
+        self.waited_s = {True: 0.0, False: 0.0}  # seconds they spent waiting, by urgency
 
     @property
     def holders(self) -> int:
         """How many passes are running under the gate now."""
         with self._cond:
             return self._holders
+
+    def stats(self) -> GateStats:
+        """The gate's running totals, read together."""
+        with self._cond:
+            return GateStats(dict(self.passes), dict(self.waited_s), self.overtaken)
 
     @contextmanager
     def hold(self, urgent: bool) -> Iterator[float]:
@@ -62,8 +79,11 @@ class ComputeGate:
                         break
                     self._cond.wait(left)
             self._holders += 1
+            waited = time.perf_counter() - start
+            self.passes[urgent] += 1
+            self.waited_s[urgent] += waited
         try:
-            yield time.perf_counter() - start
+            yield waited
         finally:
             with self._cond:
                 self._holders -= 1

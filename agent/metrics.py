@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from agent.compute_gate import GateStats
 from agent.loop_lag import LAG_BUCKETS
 
 METRICS_PATH = "/metrics"
@@ -41,6 +42,24 @@ class Metrics:
             "agent_model_busy_seconds",
             "Seconds each shared decode queue's worker has spent running model passes (read at scrape)",
             ["model"],
+            registry=r,
+        )
+        self.gate_passes = Gauge(
+            "agent_compute_gate_passes",
+            "Whisper and Piper passes let through the process's compute gate, by urgency (read at scrape)",
+            ["urgency"],
+            registry=r,
+        )
+        self.gate_wait = Gauge(
+            "agent_compute_gate_wait_seconds",
+            "Seconds those passes waited at the gate, by urgency (read at scrape)",
+            ["urgency"],
+            registry=r,
+        )
+        self.gate_overtaken = Gauge(
+            "agent_compute_gate_overtaken",
+            "Background passes that waited their limit and ran beside another pass: the lane is saturated "
+            "(read at scrape)",
             registry=r,
         )
         self.started = Counter("agent_calls_started_total", "Calls answered", ["business"], registry=r)
@@ -81,6 +100,13 @@ class Metrics:
                 value = turn.get(key)
                 if value is not None and value >= 0:
                     self.stage[name].labels(business).observe(value / 1000)
+
+    def read_gate(self, stats: GateStats) -> None:
+        """Copy the compute gate's totals into their series."""
+        for urgent, name in ((True, "urgent"), (False, "background")):
+            self.gate_passes.labels(name).set(stats.passes[urgent])
+            self.gate_wait.labels(name).set(stats.waited_s[urgent])
+        self.gate_overtaken.set(stats.overtaken)
 
     def render(self) -> bytes:
         """The metrics in Prometheus' text exposition format."""

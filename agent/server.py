@@ -14,6 +14,7 @@ from agent import loop_lag
 from agent.calls.messages import MessageStore
 from agent.calls.session import DIAL_STATUS_PATH, CallServices, CallSession
 from agent.capacity import admission_limit
+from agent.compute_gate import process_gate
 from agent.config import Settings
 from agent.console.app import mount_console
 from agent.console.auth import list_operators
@@ -336,6 +337,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     if state.models is not None:
         for queue in (state.models.whisper_queue, state.models.detail_queue):
             state.metrics.model_busy.labels(queue.name).set(queue.busy_s)
+    state.metrics.read_gate(process_gate().stats())
     body = state.metrics.render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 

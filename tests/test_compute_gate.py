@@ -71,6 +71,9 @@ def test_a_background_pass_stops_waiting_after_its_limit_and_runs_beside_the_hol
     assert waited >= 0.05
     assert gate.overtaken == 1
     assert gate.holders == 0
+    stats = gate.stats()
+    assert stats.passes == {True: 1, False: 1} and stats.overtaken == 1
+    assert stats.waited_s[False] >= 0.05 and stats.waited_s[True] < 0.05
 
 
 def test_a_pass_that_raises_frees_the_lane() -> None:

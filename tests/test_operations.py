@@ -83,7 +83,8 @@ async def test_refusal_forwards_to_the_fallback_number_when_configured(
 
 
 async def test_metrics_move_after_a_call(settings: Settings, models: Models, speech_dir: Path) -> None:
-    """After a call: started/ended counters by business and outcome, latency histograms, decode busy time."""
+    """After a call: started/ended counters by business and outcome, latency histograms, decode busy time,
+    the compute gate's passes."""
     settings = replace(settings, metrics_token=METRICS_TOKEN)
     srv = TestServer(create_app(settings, models), host="127.0.0.1", port=settings.port)
     await srv.start_server()
@@ -107,6 +108,8 @@ async def test_metrics_move_after_a_call(settings: Settings, models: Models, spe
     assert m[("agent_voice_to_voice_seconds_count", (("business", "example"),))] >= 1
     assert m[("agent_speech_to_text_seconds_count", (("business", "example"),))] >= 1
     assert m[("agent_model_busy_seconds", (("model", "whisper"),))] > 0  # the call's speech was decoded
+    assert m[("agent_compute_gate_passes", (("urgency", "urgent"),))] >= 1  # its final took the gate
+    assert ("agent_compute_gate_overtaken", ()) in m
 
 
 class TestMetricsToken:
