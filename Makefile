@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 LLAMA_WHEELS := $(HOME)/.cache/phone-agent/llama-cpp-python-0.3.36-avx2
 
-.PHONY: setup lock espeak-ng chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz image calibrate clean
+.PHONY: setup lock espeak-ng festival chromium run test lint typecheck unit bench bench-wer bench-stt bench-tts eval soak fuzz image calibrate clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,17 @@ espeak-ng:
 			|| echo "warning: apt-get could not install espeak-ng; its tests will be skipped"; \
 	else \
 		echo "note: espeak-ng is not installed (sudo apt-get install -y espeak-ng); its tests will be skipped"; \
+	fi
+
+# festival and three of Debian's English voices: a second family of caller voices for the audio eval.
+FESTIVAL_PACKAGES := festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k
+festival:
+	@if command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing festival with apt-get (caller voices for the audio eval)"; \
+		apt-get update -qq && apt-get install -y -qq $(FESTIVAL_PACKAGES) >/dev/null; \
+	else \
+		echo "festival is not installed: sudo apt-get install -y $(FESTIVAL_PACKAGES)"; exit 1; \
 	fi
 
 # Headless Chromium and its driver (Debian packages) for the operator console's browser tests. Without them
@@ -113,9 +124,9 @@ bench-wer: setup espeak-ng
 	$(BIN)/python -m benchmarks.stt_wer --out BENCHMARKS.md
 
 # The understanding eval (held-out split per trade and intent, and the dev split as a regression check) as
-# text, then 18 held-out cases as audio through whole calls (espeak-ng callers), then the older receptionist
-# cases as text and as audio.
-eval: setup espeak-ng
+# text, then 18 held-out cases as audio through whole calls (espeak-ng and festival callers in turn), then the
+# older receptionist cases as text and as audio.
+eval: setup espeak-ng festival
 	$(BIN)/python -m benchmarks.understanding_eval --split both --out BENCHMARKS.md
 	$(BIN)/python -m benchmarks.understanding_audio --split test --limit 6 --out BENCHMARKS.md
 	$(BIN)/python -m benchmarks.receptionist_eval --mode both --out BENCHMARKS.md

@@ -1,5 +1,5 @@
-"""The understanding eval as audio: held-out callers spoken by espeak-ng (not the agent's own voice) through
-whole calls against `agent serve` in a separate process, Twilio's REST API a local fake.
+"""The understanding eval as audio: callers spoken by espeak-ng and festival (not the agent's own voice)
+through whole calls against `agent serve` in a separate process, Twilio's REST API a local fake.
 
 What the agent said comes from the server's JSON log (its `agent_reply` events for the call), transfers and
 hang-ups from what the fake REST API was asked to do. Cases that need a fixed clock (`at:`, or "today",
@@ -33,7 +33,8 @@ from tests.fake_twilio import FakeTwilio
 
 SECTION_START = "<!-- understanding-audio:start -->"
 SECTION_END = "<!-- understanding-audio:end -->"
-VOICES = ("en-us", "en-us+f3", "en-gb", "en-us+m7")  # espeak-ng voices, taken in turn
+ESPEAK = ("en-us", "en-us+f3", "en-gb", "en-us+m7")
+FESTIVAL = ("cmu_us_slt_arctic_hts", "kal_diphone", "ked_diphone")  # Debian's festvox packages
 _CLOCK_WORDS = re.compile(
     r"\b(today|tonight|tomorrow|now|this (morning|afternoon|evening|week|weekend))\b", re.I
 )
@@ -51,13 +52,28 @@ def speakable_cases(cases: list[CallerCase]) -> list[CallerCase]:
     ]
 
 
-def espeak(text: str, voice: str, out: Path) -> Path:
-    """Speak one caller line with espeak-ng into a WAV file."""
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(out), speakable(text)], check=True)
+def caller_voices(families: list[str]) -> list[tuple[str, str]]:
+    """The (family, voice) pairs the calls take in turn, families interleaved so each trade hears each."""
+    pools = [[(f, v) for v in {"espeak-ng": ESPEAK, "festival": FESTIVAL}[f]] for f in families]
+    longest = max(len(p) for p in pools)
+    return [p[i % len(p)] for i in range(longest) for p in pools]
+
+
+def speak(text: str, family: str, voice: str, out: Path) -> Path:
+    """Speak one caller line with espeak-ng or festival into a WAV file."""
+    words = speakable(text)
+    if family == "espeak-ng":
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(out), words], check=True)
+    else:
+        subprocess.run(
+            ["text2wave", "-eval", f"(voice_{voice})", "-o", str(out)], input=words.encode(), check=True
+        )
     return out
 
 
-async def run(cases: list[CallerCase], work: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
+async def run(
+    cases: list[CallerCase], voices: list[tuple[str, str]], work: Path
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Play each case as a whole call; return each case's problems and the intents the agent logged."""
     fake = FakeTwilio()
     twilio = TestServer(fake.app(), host="127.0.0.1", port=unused_port())
@@ -85,9 +101,11 @@ async def run(cases: list[CallerCase], work: Path) -> tuple[dict[str, list[str]]
         token = (work / "data" / "dev-auth-token").read_text().strip()
         for n, case in enumerate(cases):
             business = load_business(REPO / "prompts", case.business)
-            voice = VOICES[n % len(VOICES)]
+            family, voice = voices[n % len(voices)]
             lines = [*case.say, *case.after]
-            wavs = [str(espeak(line, voice, work / f"{case.id}-{i}.wav")) for i, line in enumerate(lines)]
+            wavs = [
+                str(speak(line, family, voice, work / f"{case.id}-{i}.wav")) for i, line in enumerate(lines)
+            ]
             result = await place_call(url, token, wavs, to_number=business.numbers[0], quiet_s=1.5)
             await asyncio.sleep(0.5)  # let the server write the call's last log lines
             events = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
@@ -106,7 +124,9 @@ async def run(cases: list[CallerCase], work: Path) -> tuple[dict[str, list[str]]
             problems[case.id] = score_case(case, played)
             heard = [e.get("text") for e in mine if e.get("event") == "stt_final"]
             read_as[case.id] = next((i for i in played.intents if i not in ("hello", "chat")), "")
-            print(f"{case.id} [{voice}]: {problems[case.id] or 'ok'}  heard={heard}", file=sys.stderr)
+            print(
+                f"{case.id} [{family} {voice}]: {problems[case.id] or 'ok'}  heard={heard}", file=sys.stderr
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -124,10 +144,20 @@ def main() -> None:
     parser.add_argument(
         "--limit", type=int, default=0, help="at most this many cases per trade, spread (0: all)"
     )
+    parser.add_argument(
+        "--voices",
+        default="espeak-ng,festival",
+        help="caller voice families taken in turn: espeak-ng, festival (comma-separated)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    if shutil.which("espeak-ng") is None:
-        sys.exit("espeak-ng is not installed (make setup installs it)")
+    families = [f.strip() for f in args.voices.split(",") if f.strip()]
+    for family, program in (("espeak-ng", "espeak-ng"), ("festival", "text2wave")):
+        if family in families and shutil.which(program) is None:
+            sys.exit(f"{family} is not installed (`make {family}` installs it)")
+    if not families or set(families) - {"espeak-ng", "festival"}:
+        sys.exit("--voices takes espeak-ng and/or festival")
+    voices = caller_voices(families)
     cases = speakable_cases(load_split(args.split))
     if args.limit:  # spread evenly over each trade's cases, so every intent is heard
         trades = {c.trade: [d for d in cases if d.trade == c.trade] for c in cases}
@@ -136,17 +166,29 @@ def main() -> None:
         ]
     work = Path(tempfile.mkdtemp(prefix="understanding-audio-"))
     started = time.time()
-    problems, read_as = asyncio.run(run(cases, work))
+    problems, read_as = asyncio.run(run(cases, voices, work))
     report = SplitReport(cases, problems, read_as)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     title = (
         f"Understanding, {args.split} split, as audio ({stamp}; {len(cases)} calls in "
-        f"{time.time() - started:.0f} s; espeak-ng callers {', '.join(VOICES)}; "
+        f"{time.time() - started:.0f} s; callers {', '.join(f'{f} {v}' for f, v in voices)}; "
         "`agent serve` in its own process)"
     )
     as_text = run_split(cases).accuracy()  # the same cases as text: what speech recognition costs
     lines = report.lines(title)
-    lines.insert(2, f"Machine: {machine()}. The same {len(cases)} cases as text: {100 * as_text:.1f} %.\n")
+    by_family = {
+        family: [c for n, c in enumerate(cases) if voices[n % len(voices)][0] == family]
+        for family in families
+    }
+    heard = "; ".join(
+        f"{family} callers {sum(not problems[c.id] for c in group)}/{len(group)}"
+        for family, group in by_family.items()
+    )
+    lines.insert(
+        2,
+        f"Machine: {machine()}. The same {len(cases)} cases as text: {100 * as_text:.1f} %. "
+        f"By caller voice: {heard}.\n",
+    )
     print("\n".join(lines))
     if args.out:
         write_section(
