@@ -208,6 +208,7 @@ BOOKING = re.compile(
     r"\b(appointment|book|booking|schedule|reschedule|fit (me|us|them|him|her)( in)?|"
     rf"be seen {_WHEN}|get (me|us|them|him|her|someone|somebody|a \w+|my \w+) (in|out|over)|"
     r"come (out|look|take a look)|send (someone|somebody|a \w+)|move (my|the|it|that|this)|"
+    r"(someone|somebody)( else)? to (come )?(look at|take a look|check)|"
     rf"push (it|my|the)|earliest|get in {_WHEN}|get in with|come in for|set up (a|an|my) \w+|"
     r"anything (open|available)|openings?|availability|slots?|any spots?|next available|"
     r"what's available|whats available|have (me|us) down|"

@@ -51,10 +51,13 @@ def test_questions_the_profile_answers_are_answered(
         ("I have a question about a charge on my statement", "Maria Lopez"),
         ("I'd like to make an appointment for a cleaning", "Front Desk"),
         ("Could you put me through to Doctor Lee?", "Dr. Sam Lee"),
+        ("I need somebody to take a look at this chipped tooth", "Front Desk"),
+        ("can someone else to look at my filling, it hurts.", "Front Desk"),  # as Whisper heard a caller
     ],
 )
 def test_requests_for_a_person_reach_the_right_one(dental: Business, said: str, to: str) -> None:
-    """Billing goes to the office manager, booking to the front desk even when a service is named."""
+    """Billing goes to the office manager, booking to the front desk even when a service is named (and when
+    the caller wants somebody to look at something)."""
     reply = router(dental).handle(said)
     assert isinstance(reply.action, Transfer) and reply.action.staff.name == to, reply
 
