@@ -56,6 +56,8 @@ REQUESTS = frozenset({*INFORM, "booking", "transfer", "message", "goodbye", "tha
 MAX_ANSWERS = 2  # a phone caller can't skim: at most this many questions answered in one reply
 
 
+# A question about the business itself ("are you ...", "you guys ..."), not about a person or a thing.
+ABOUT_YOU = re.compile(r"\b(are|were|will) (you|ya|y'all)\b|\byou (guys|all|folks)\b")
 UNKNOWN = (
     "I'm sorry, I don't have that information. I can take a message, or connect you with someone who "
     "can help. Which would you prefer?"
@@ -369,6 +371,11 @@ class Router:
         if asked is not None and not asked[1]:
             return self._not_offered(asked[0])
         asks = asks_question(raw) or PRICE.search(text)
+        days = mentioned_days(text, self.now().date(), self.business.hours)
+        if asks and days and ABOUT_YOU.search(text) and not PRICE.search(text):
+            # A question about the business whose only clear word is a day ("are you guy moping on Monday?",
+            # as Whisper heard "you guys open"): that day's hours are what it can be asking.
+            return self._say(answer_hours(self.business, text, self.now()), "hours")
         if asks and not self.defer_unsure:
             return self._say(UNKNOWN, "unknown", follow=False)
         if SMALLTALK.search(text):

@@ -213,3 +213,12 @@ def test_with_an_endpoint_what_the_profile_answers_stays_local_and_the_rest_goes
     r = Router(dental, clock=lambda: now, defer_unsure=True)
     assert r.handle("What's your fax number?").use_model
     assert "don't see braces" in r.handle("Do you do braces?").text
+
+
+def test_a_question_about_us_whose_only_clear_word_is_a_day_gets_that_days_hours() -> None:
+    """Whisper's "are you guy moping on Monday?" (for "you guys open") gets Monday's hours, not a don't-know;
+    a question about someone else on a day ("is Dr. Patel in today?") still gets the don't-know."""
+    salon = load_business(REPO / "prompts", "salon")
+    reply = router(salon).handle("Are you guy moping on Monday?")
+    assert reply.intent == "hours" and "closed on Monday" in reply.text, reply
+    assert router(salon).handle("Is Dr. Patel in today?").intent == "unknown"
