@@ -7,8 +7,10 @@ import re
 from agent.dialog.phrases import INDIRECT_QUESTION, QUESTION
 from agent.dialog.spoken import normalise
 
+# Sentence ends (not a title's dot: "Is Dr. Patel in?" is one question), and "and"-joined questions.
 _PART_BREAK = re.compile(
-    r"(?<=[.?!])\s+|,?\s+\b(?:and|also|oh and|plus)\s+(?=(?:how|what|what's|when|where|where's|do|does|"
+    r"(?<=[.?!])(?<!\bdr\.)(?<!\bmr\.)(?<!\bms\.)(?<!\bmrs\.)\s+|"
+    r",?\s+\b(?:and|also|oh and|plus)\s+(?=(?:how|what|what's|when|where|where's|do|does|"
     r"can|could|is|are|you're|your|will|would)\b)",
     re.IGNORECASE,
 )
